@@ -1,0 +1,327 @@
+"""The instance: everything a planner states about sites, fleet, AI phases, market and finance.
+
+Units live in field names. Money is US dollars, power is MW, time is months unless the name
+says otherwise. Percentages are written as percent (7.5 means 7.5 %).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
+
+from models.common import Identifier, Month, Series, Strict
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class EnergizationStep(Strict):
+    """From this month on the site has this much contracted grid power energized."""
+
+    from_month: Month = Field(description="First month (YYYY-MM) with this contracted power.")
+    contracted_mw: NonNegativeFloat = Field(
+        description="Grid power energized and contracted at the site from that month, MW."
+    )
+
+
+class AIPhase(Strict):
+    """A block of AI/HPC capacity that can be signed with a tenant and built once."""
+
+    id: Identifier = Field(description="Name of the phase, unique within its site.")
+    critical_it_mw: PositiveFloat = Field(description="Critical IT load leased to the tenant, MW.")
+    pue: float = Field(
+        1.2, ge=1.0, le=3.0, description="Power usage effectiveness: facility MW per MW of IT."
+    )
+    capex_usd_per_mw_it: NonNegativeFloat = Field(
+        description="Build cost per MW of critical IT, USD (DOMAIN: 8-11 M$/MW)."
+    )
+    spend_profile: list[Fraction] | None = Field(
+        None,
+        description=(
+            "Share of the capex paid at the end of each month from the signing month on "
+            "(entry i is paid in signing month + i). Must sum to 1 and be no longer than the "
+            "lead time. Default: uniform over the lead time."
+        ),
+    )
+    lead_time_months: int = Field(
+        ge=1, le=60, description="Months from lease signing to the first month of rent."
+    )
+    lease_usd_per_kw_month: NonNegativeFloat = Field(
+        description="Rent per kW of critical IT per month in the first lease year, USD."
+    )
+    escalator_pct_per_year: float = Field(
+        0.0, ge=0, le=20, description="Rent step-up on every anniversary of the rent start, %."
+    )
+    term_months: int = Field(ge=1, le=600, description="Lease term from the rent start, months.")
+    opex_usd_per_mw_month: NonNegativeFloat = Field(
+        0.0,
+        description=(
+            "Landlord operating cost per MW of critical IT per month while rent runs, USD "
+            "(power is passed through to the tenant)."
+        ),
+    )
+    earliest_signing_month: Month | None = Field(
+        None, description="First month (YYYY-MM) the lease may be signed. Default: plan start."
+    )
+    prepayment_months: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Months of rent the tenant prepays at signing; they stand in for the first months "
+            "of rent."
+        ),
+    )
+    conversion: Literal["retrofit", "greenfield"] = Field(
+        description=(
+            "retrofit: built on mining capacity, which it removes from the signing month; "
+            "greenfield: new halls, no mining capacity lost."
+        )
+    )
+    displaced_mining_mw: NonNegativeFloat | None = Field(
+        None,
+        description=(
+            "Mining capacity (ASIC MW) a retrofit removes from its signing month on. "
+            "Default: the phase's facility MW (critical IT x PUE). Must be absent for greenfield."
+        ),
+    )
+    project_financed: bool = Field(
+        True, description="Whether finance.project_debt funds this phase's capex (if defined)."
+    )
+
+    @property
+    def facility_mw(self) -> float:
+        return self.critical_it_mw * self.pue
+
+    @property
+    def displaced_mw(self) -> float:
+        if self.conversion == "greenfield":
+            return 0.0
+        if self.displaced_mining_mw is not None:
+            return self.displaced_mining_mw
+        return self.facility_mw
+
+    def capex_shares(self) -> list[float]:
+        if self.spend_profile is not None:
+            return list(self.spend_profile)
+        return [1.0 / self.lead_time_months] * self.lead_time_months
+
+
+class Site(Strict):
+    """A place with contracted grid power that can host miners and/or AI halls."""
+
+    id: Identifier = Field(description="Name of the site, unique in the instance.")
+    energization: list[EnergizationStep] = Field(
+        min_length=1,
+        description=(
+            "Schedule of energized contracted power; before the first step the site is dark. "
+            "Steps in increasing month order."
+        ),
+    )
+    power_price_usd_per_mwh: Series = Field(description="Price of grid power at the site, USD/MWh.")
+    mining_infrastructure_mw: NonNegativeFloat = Field(
+        0.0, description="ASIC load the site's mining buildings can host, MW."
+    )
+    uptime_pct: float = Field(
+        92.0, gt=0, le=100, description="Share of hours the miners run (curtailment, outages), %."
+    )
+    mining_pue: float = Field(
+        1.05, ge=1.0, le=2.0, description="Facility MW drawn per MW of ASIC load (cooling, losses)."
+    )
+    mining_opex_usd_per_mw_month: NonNegativeFloat = Field(
+        0.0, description="Non-power operating cost per MW of running ASICs per month, USD."
+    )
+    ai_phases: list[AIPhase] = Field(
+        default_factory=list, description="AI/HPC phases at the site, in the order they must be signed."
+    )
+
+
+class FleetGeneration(Strict):
+    """A generation of ASICs: one efficiency, one pool of machines that can be placed at sites."""
+
+    id: Identifier = Field(description="Name of the generation, e.g. s21xp.")
+    installed_mw: NonNegativeFloat = Field(description="ASIC load the company owns, MW.")
+    efficiency_j_per_th: PositiveFloat = Field(description="Energy per terahash, J/TH.")
+    sites_at_start: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="MW of this generation placed at each site (by site id) in the first month.",
+    )
+    move_cost_usd_per_mw: NonNegativeFloat = Field(
+        0.0, description="Cost of moving one MW of these machines into a site, USD."
+    )
+    salvage_usd_per_mw: NonNegativeFloat = Field(
+        0.0, description="Resale value per MW at the end of the horizon (terminal value), USD."
+    )
+
+
+class Halving(Strict):
+    """From this month on the block subsidy is this many BTC."""
+
+    month: Month = Field(description="First month (YYYY-MM) with the new subsidy.")
+    subsidy_btc_per_block: NonNegativeFloat = Field(description="Block subsidy after it, BTC.")
+
+
+class MarketScenario(Strict):
+    """One market path: BTC price, network hashrate and fees per month."""
+
+    name: Identifier = Field(description="Name of the scenario, e.g. base, bear.")
+    probability: float = Field(1.0, gt=0, le=1, description="Probability weight of the scenario.")
+    btc_price_usd: Series = Field(description="BTC price, USD per BTC.")
+    network_hashrate_ehs: Series = Field(description="Bitcoin network hashrate, EH/s.")
+    fees_btc_per_block: Series = Field(
+        0.03, description="Transaction fees per block, BTC (DOMAIN: below 1-2 % of the reward)."
+    )
+
+
+DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
+
+
+class Market(Strict):
+    """Bitcoin market assumptions. The company is a price taker."""
+
+    initial_subsidy_btc_per_block: NonNegativeFloat = Field(
+        3.125, description="Block subsidy at the plan start, BTC."
+    )
+    halvings: list[Halving] = Field(
+        default_factory=lambda: [Halving(**h) for h in DEFAULT_HALVINGS],
+        description="Subsidy changes; default: 1.5625 BTC from April 2028.",
+    )
+    blocks_per_day: PositiveFloat = Field(144.0, description="Blocks mined per day network-wide.")
+    scenarios: list[MarketScenario] = Field(
+        min_length=1,
+        description=(
+            "Market paths. Write btc_price_usd, network_hashrate_ehs and fees_btc_per_block "
+            "directly under market for a single scenario named 'base'."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_base_scenario(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "scenarios" not in data:
+            keys = ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block")
+            if any(k in data for k in keys):
+                data = dict(data)
+                scenario = {"name": "base", "probability": 1.0}
+                for key in keys:
+                    if key in data:
+                        scenario[key] = data.pop(key)
+                data["scenarios"] = [scenario]
+        return data
+
+
+class ExistingDebt(Strict):
+    """A debt already on the balance sheet: fixed coupon, bullet repayment at maturity."""
+
+    id: Identifier = Field(description="Name of the instrument, e.g. converts_2030.")
+    principal_usd: NonNegativeFloat = Field(description="Principal outstanding at the start, USD.")
+    coupon_pct_per_year: float = Field(
+        0.0, ge=0, le=50, description="Annual coupon on the principal, paid monthly, %."
+    )
+    maturity_month: Month = Field(description="Month (YYYY-MM) whose end repays the principal.")
+
+
+class Revolver(Strict):
+    """A revolving credit line the plan may draw and repay each month."""
+
+    limit_usd: NonNegativeFloat = Field(description="Maximum balance, USD.")
+    rate_pct_per_year: float = Field(ge=0, le=50, description="Interest on the drawn balance, %.")
+    undrawn_fee_pct_per_year: float = Field(
+        0.0, ge=0, le=10, description="Commitment fee on the undrawn limit, %."
+    )
+    drawn_at_start_usd: NonNegativeFloat = Field(0.0, description="Balance drawn at the start, USD.")
+
+
+class ProjectDebt(Strict):
+    """Construction-to-term loans that fund AI phases."""
+
+    loan_to_cost_pct: float = Field(
+        ge=0, le=100, description="Share of each capex payment drawn as debt, % (DOMAIN 60-85)."
+    )
+    rate_pct_per_year: float = Field(ge=0, le=50, description="Interest rate, % per year.")
+    amortization_months: int = Field(
+        ge=1, le=600, description="Level monthly payments over this many months from rent start."
+    )
+
+
+class Finance(Strict):
+    """Balance sheet at the start and the financing instruments."""
+
+    starting_cash_usd: NonNegativeFloat = Field(description="Cash at the start of the plan, USD.")
+    minimum_cash_usd: NonNegativeFloat = Field(
+        0.0, description="Cash that must remain at the end of every month (liquidity floor), USD."
+    )
+    btc_held_at_start_btc: NonNegativeFloat = Field(0.0, description="BTC held at the start.")
+    btc_treasury_sellable: bool = Field(
+        True, description="Whether the BTC held at the start may be sold (mined BTC always may)."
+    )
+    cash_interest_pct_per_year: float = Field(
+        0.0, ge=0, le=20, description="Interest earned on cash, % per year (default none)."
+    )
+    existing_debts: list[ExistingDebt] = Field(
+        default_factory=list, description="Debts on the books at the start."
+    )
+    revolver: Revolver | None = Field(None, description="A revolving credit line, if any.")
+    project_debt: ProjectDebt | None = Field(
+        None, description="Terms of the project loans that fund AI capex, if any."
+    )
+
+
+class TerminalValue(Strict):
+    """How the end of the horizon is valued."""
+
+    btc_haircut_pct: float = Field(
+        0.0, ge=0, le=100, description="Discount on BTC held at the end, valued at the final price, %."
+    )
+    mining_months: int = Field(
+        0, ge=0, le=240, description="Months the last month's mining margin is assumed to continue."
+    )
+
+
+class SolverSettings(Strict):
+    """HiGHS settings. Same settings and instance give byte-identical plans."""
+
+    time_limit_seconds: PositiveFloat = Field(300.0, description="Wall-clock limit of HiGHS, s.")
+    mip_rel_gap: float = Field(
+        0.001, ge=0, le=1, description="Stop when the relative gap falls below this (0.001 = 0.1 %)."
+    )
+    threads: int = Field(1, ge=1, le=64, description="HiGHS threads.")
+    random_seed: int = Field(0, ge=0, description="HiGHS random seed.")
+
+
+class Instance(Strict):
+    """A planning problem: one company, its sites, fleet, market view and balance sheet."""
+
+    name: Identifier = Field(description="Name of the instance.")
+    description: str = Field("", description="Free text shown in reports.")
+    start: Month = Field(description="First month of the plan (YYYY-MM).")
+    horizon_months: int = Field(ge=1, le=600, description="Number of months planned.")
+    discount_rate_pct_per_year: float = Field(
+        ge=0, le=100, description="Annual rate discounting month t's flows by (1+r)^-((t+1)/12), %."
+    )
+    sites: list[Site] = Field(min_length=1, description="Sites with contracted power.")
+    fleet: list[FleetGeneration] = Field(default_factory=list, description="ASIC generations.")
+    signing_cap_mw_per_year: NonNegativeFloat | None = Field(
+        None,
+        description=(
+            "Market absorption: critical-IT MW the company may sign per calendar year, all sites."
+        ),
+    )
+    market: Market = Field(description="Bitcoin market scenarios and halving schedule.")
+    finance: Finance = Field(description="Cash, BTC, debts and financing terms.")
+    terminal: TerminalValue = Field(
+        default_factory=TerminalValue, description="Valuation at the horizon's end."
+    )
+    solver: SolverSettings = Field(default_factory=SolverSettings, description="HiGHS settings.")
+    canonical_plan: bool = Field(
+        False,
+        description=(
+            "Break ties between alternative optima deterministically (earlier signings, then "
+            "site order) so decisions can be compared exactly."
+        ),
+    )
+
+    def site(self, site_id: str) -> Site:
+        for site in self.sites:
+            if site.id == site_id:
+                return site
+        raise KeyError(site_id)

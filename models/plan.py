@@ -1,0 +1,130 @@
+"""The plan: decisions, KPIs, solver statistics and provenance, as written to plan.json.
+
+Monthly arrays run over the plan's months t = 0..T-1 (``months`` lists them as YYYY-MM).
+Everything here is deterministic for a given instance and solver settings; wall-clock
+timings live in run.json beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PlanModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Signing(PlanModel):
+    """A lease signed for an AI phase: when, how big, and what it brings."""
+
+    site: str = Field(description="Site id.")
+    phase: str = Field(description="Phase id within the site.")
+    critical_it_mw: float = Field(description="Critical IT leased, MW.")
+    signing_month: str = Field(description="Month the lease is signed and the build starts.")
+    rent_start_month: str = Field(description="First month of rent (signing + lead time).")
+    rent_end_month: str = Field(description="Last month of rent (rent start + term - 1).")
+    capex_usd: float = Field(description="Total build cost, USD.")
+    first_year_rent_usd: float = Field(description="Rent of the first 12 lease months, USD.")
+
+
+class MiningDecision(PlanModel):
+    """Where one ASIC generation sits and how much of it runs, month by month."""
+
+    scenario: str
+    site: str
+    generation: str
+    placed_mw: list[float] = Field(description="ASIC MW of the generation at the site, per month.")
+    running_mw: list[float] = Field(description="ASIC MW running (<= placed), per month.")
+
+
+class FinanceDecision(PlanModel):
+    """Monthly treasury decisions of one scenario."""
+
+    scenario: str
+    revolver_balance_usd: list[float] = Field(description="Revolver balance at each month's end.")
+    btc_sold_btc: list[float] = Field(description="BTC sold in each month.")
+    distributions_usd: list[float] = Field(description="Cash paid to equity at each month's end.")
+
+
+class Decisions(PlanModel):
+    signings: list[Signing]
+    mining: list[MiningDecision]
+    finance: list[FinanceDecision]
+
+
+class ScenarioKpis(PlanModel):
+    """Headline figures of one scenario."""
+
+    scenario: str
+    probability: float
+    npv_usd: float = Field(description="Discounted distributions plus discounted terminal value.")
+    distributions_pv_usd: float
+    terminal_value_usd: float = Field(description="Terminal value at the end of the last month.")
+    minimum_cash_usd: float
+    minimum_cash_month: str
+    peak_debt_usd: float = Field(description="Largest total debt balance at a month's end.")
+    peak_debt_month: str
+    total_capex_usd: float
+    btc_mined_btc: float
+    ai_mw_online_by_year: dict[str, float] = Field(
+        description="Critical-IT MW earning rent in December (or the last month) of each year."
+    )
+    hashrate_ehs_by_year: dict[str, float] = Field(
+        description="Average hashrate over the plan's months of each year, EH/s."
+    )
+
+
+class SolverStats(PlanModel):
+    """What HiGHS reported (deterministic parts only)."""
+
+    solver: str = "highs"
+    solver_version: str
+    status: Literal["optimal", "time_limit_with_plan", "gap_limit"] = Field(
+        description="optimal: gap within mip_rel_gap; time_limit_with_plan: stopped with a plan."
+    )
+    termination: str
+    objective_usd: float
+    dual_bound_usd: float | None
+    gap_pct: float | None
+    mip_rel_gap_setting: float
+    threads: int
+    random_seed: int
+    variables: int
+    binaries: int
+    constraints: int
+    nonzeros: int
+
+
+class AuditVerdict(PlanModel):
+    """Result of the independent audit of the plan."""
+
+    passed: bool
+    npv_usd: float = Field(description="NPV recomputed from the decisions alone.")
+    relative_difference: float = Field(description="|audit NPV - objective| / max(1, |objective|).")
+    violations: int
+    messages: list[str] = Field(default_factory=list)
+
+
+class Provenance(PlanModel):
+    capalloc_version: str
+    instance_name: str
+    instance_sha256: str
+    start: str
+    horizon_months: int
+    scenarios: list[str]
+    canonical: bool
+
+
+class Plan(PlanModel):
+    """Everything plan.json holds."""
+
+    schema_version: int = 1
+    provenance: Provenance
+    months: list[str]
+    solver: SolverStats
+    kpis: list[ScenarioKpis]
+    npv_usd: float = Field(description="Expected NPV over scenarios, USD (the objective).")
+    decisions: Decisions
+    audit: AuditVerdict | None = None

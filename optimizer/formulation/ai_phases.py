@@ -1,0 +1,248 @@
+"""AI phases and leases: signing decisions, lead time, rent, capex, project debt, signing cap.
+
+This is where the lead time lives. A phase is signed at most once, in a month whose rent
+start (signing + lead time) falls inside the horizon. z[phase, t] = 1 when the phase has
+been signed by the end of month t (a cumulative binary: monotone in t). Every cash flow of
+a phase is a fixed profile by age since signing (economics.phase_schedule) convolved with
+the signing indicator z[t] - z[t-1]; summed by parts, month t's row only has nonzeros at
+ages where the profile changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from models.instance import AIPhase, Instance
+from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value
+from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
+
+
+@dataclass
+class PhaseWindow:
+    """A phase and the months it may be signed in: first..last (inclusive)."""
+
+    site: str
+    phase: AIPhase
+    order: int
+    first: int
+    last: int
+    schedule: PhaseSchedule
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site, self.phase.id)
+
+    @property
+    def signable(self) -> bool:
+        return self.first <= self.last
+
+
+def schedule_for(instance: Instance, phase: AIPhase) -> PhaseSchedule:
+    """The phase's cash-flow profile under the instance's project-debt terms."""
+    debt = instance.finance.project_debt
+    financed = debt is not None and phase.project_financed
+    return phase_schedule(
+        critical_it_mw=phase.critical_it_mw,
+        capex_usd_per_mw_it=phase.capex_usd_per_mw_it,
+        capex_shares=phase.capex_shares(),
+        lead_time_months=phase.lead_time_months,
+        lease_usd_per_kw_month=phase.lease_usd_per_kw_month,
+        escalator_pct_per_year=phase.escalator_pct_per_year,
+        term_months=phase.term_months,
+        opex_usd_per_mw_month=phase.opex_usd_per_mw_month,
+        prepayment_months=phase.prepayment_months,
+        loan_to_cost_pct=debt.loan_to_cost_pct if financed else 0.0,
+        debt_rate_pct_per_year=debt.rate_pct_per_year if financed else 0.0,
+        amortization_months=debt.amortization_months if financed else 1,
+    )
+
+
+def signing_windows(instance: Instance, horizon_months: int, index_of) -> list[PhaseWindow]:
+    """Every phase with the months it may be signed in (DESIGN: s + L <= T - 1)."""
+    windows = []
+    for site in instance.sites:
+        for order, phase in enumerate(site.ai_phases):
+            first = 0
+            if phase.earliest_signing_month is not None:
+                first = max(0, index_of(phase.earliest_signing_month))
+            last = horizon_months - 1 - phase.lead_time_months
+            windows.append(
+                PhaseWindow(site.id, phase, order, first, last, schedule_for(instance, phase))
+            )
+    return windows
+
+
+class SignedBy:
+    """z(phase, t): the 'signed by the end of month t' indicator, outside the window too."""
+
+    def __init__(self, z: pyo.Var, windows: list[PhaseWindow]):
+        self.z = z
+        self.windows = {w.key: w for w in windows}
+
+    def at(self, key: tuple[str, str], t: int):
+        """The variable that says whether the phase is signed by month t, or None for 0."""
+        window = self.windows[key]
+        if not window.signable or t < window.first:
+            return None
+        return self.z[key[0], key[1], min(t, window.last)]
+
+    def convolve(self, key: tuple[str, str], profile: Profile, t: int) -> list[Term]:
+        """Terms of sum_u (z[u] - z[u-1]) * profile[t - u] for month t, summed by parts:
+        z[newest] * profile[t - newest] + sum_{u < newest} z[u] * (profile[t-u] - profile[t-u-1]).
+        Only ages where the profile changes give a term."""
+        window = self.windows[key]
+        if not window.signable or t < window.first:
+            return []
+        newest = min(t, window.last)
+        z = self.z
+        terms: list[Term] = []
+        head = profile.value(t - newest)
+        if head != 0.0:
+            terms.append((head, z[key[0], key[1], newest]))
+        # u = t - age must satisfy first <= u < newest
+        for age, step in profile.steps:
+            if age > t - window.first:
+                break
+            if age > t - newest:
+                terms.append((step, z[key[0], key[1], t - age]))
+        return terms
+
+
+class Profile:
+    """A flow by age since signing, with the ages where it changes (its first differences)."""
+
+    def __init__(self, values: list[float]):
+        self.values = values
+        self.steps: list[tuple[int, float]] = []
+        previous = 0.0
+        for age, value in enumerate([*values, 0.0]):
+            if value != previous:
+                self.steps.append((age, value - previous))
+            previous = value
+
+    def value(self, age: int) -> float:
+        return self.values[age] if 0 <= age < len(self.values) else 0.0
+
+
+def add_ai_phases(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
+    instance, calendar = ctx.instance, ctx.calendar
+    T = calendar.months
+    windows = signing_windows(instance, T, calendar.index)
+    ctx.phase_windows = windows
+    index = [(w.site, w.phase.id, t) for w in windows if w.signable for t in range(w.first, w.last + 1)]
+    model.signed_by = pyo.Var(index, domain=pyo.Binary, doc="1 once the phase's lease is signed")
+    signed = SignedBy(model.signed_by, windows)
+    ctx.signed_by = signed
+
+    _add_monotone_and_order(model, windows, signed)
+    _post_cash_and_capacity(ctx, windows, signed)
+    _add_signing_cap(model, ctx, windows, signed)
+    _post_terminal_value(ctx, windows, signed)
+    _post_tie_break(ctx, windows)
+
+
+def _add_monotone_and_order(model, windows: list[PhaseWindow], signed: SignedBy) -> None:
+    monotone = []
+    for w in windows:
+        for t in range(w.first + 1, w.last + 1):
+            monotone.append((w.site, w.phase.id, t))
+    model.signed_once = pyo.Constraint(
+        monotone,
+        rule=lambda m, s, k, t: m.signed_by[s, k, t - 1] <= m.signed_by[s, k, t],
+        doc="a lease once signed stays signed (each phase is signed at most once)",
+    )
+    order_rows = {}
+    by_site: dict[str, list[PhaseWindow]] = {}
+    for w in windows:
+        by_site.setdefault(w.site, []).append(w)
+    for site_windows in by_site.values():
+        for previous, current in zip(site_windows, site_windows[1:], strict=False):
+            if not current.signable:
+                continue
+            for t in range(current.first, current.last + 1):
+                before = signed.at(previous.key, t)
+                terms = [(1.0, model.signed_by[current.site, current.phase.id, t])]
+                if before is not None:
+                    terms.append((-1.0, before))
+                order_rows[(current.site, current.phase.id, t)] = linear(terms)
+    model.phase_order = pyo.Constraint(
+        list(order_rows), rule=lambda m, s, k, t: order_rows[s, k, t] <= 0,
+        doc="phases of a site are signed in order",
+    )
+
+
+def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
+    T = ctx.calendar.months
+    for w in windows:
+        if not w.signable:
+            continue
+        net = Profile([v / USD_PER_MODEL_UNIT for v in w.schedule.net()])
+        facility = Profile([w.phase.facility_mw * on for on in w.schedule.online])
+        for t in range(T):
+            for coefficient, var in signed.convolve(w.key, net, t):
+                for scenario in ctx.scenario_names:
+                    ctx.cash.add((t, scenario), coefficient, var)
+            for coefficient, var in signed.convolve(w.key, facility, t):
+                for scenario in ctx.scenario_names:
+                    ctx.power_use.add((w.site, t, scenario), coefficient, var)
+            if w.phase.displaced_mw > 0.0:
+                var = signed.at(w.key, t)
+                if var is not None:
+                    ctx.mining_capacity_removed.add((w.site, t), w.phase.displaced_mw, var)
+
+
+def _add_signing_cap(model, ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
+    cap = ctx.instance.signing_cap_mw_per_year
+    rows = {}
+    if cap is not None:
+        for year, periods in ctx.calendar.year_periods().items():
+            terms: list[Term] = []
+            for w in windows:
+                end = signed.at(w.key, periods[-1])
+                if end is None:
+                    continue
+                terms.append((w.phase.critical_it_mw, end))
+                before = signed.at(w.key, periods[0] - 1)
+                if before is not None:
+                    terms.append((-w.phase.critical_it_mw, before))
+            if terms:
+                rows[year] = linear(terms)
+    model.signing_cap = pyo.Constraint(
+        list(rows), rule=lambda m, y: rows[y] <= cap,
+        doc="critical-IT MW signed per calendar year, all sites",
+    )
+
+
+def _post_terminal_value(ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
+    T = ctx.calendar.months
+    longest = max((w.schedule.length for w in windows), default=0)
+    after_end = ctx.calendar.months_after_end_factors(longest)
+    for w in windows:
+        if not w.signable:
+            continue
+        values = [phase_terminal_value(w.schedule, s, T, after_end) / USD_PER_MODEL_UNIT
+                  for s in range(w.first, w.last + 1)] + [0.0]
+        for offset, s in enumerate(range(w.first, w.last + 1)):
+            coefficient = values[offset] - values[offset + 1]
+            var = signed.at(w.key, s)
+            for scenario in ctx.scenario_names:
+                ctx.terminal.add(scenario, coefficient, var)
+
+
+TIE_BREAK_USD_PER_PHASE_MONTH = 1.0
+"""Canonical plans: $1 of objective per phase per month signed earlier; far below any gap."""
+
+
+def _post_tie_break(ctx: BuildContext, windows: list[PhaseWindow]) -> None:
+    if not ctx.instance.canonical_plan:
+        return
+    # Rewarding each month a phase is already signed prefers earlier signings; the weight
+    # grows with the site's position so that equal phases at different sites are ordered.
+    for rank, w in enumerate(windows):
+        if not w.signable:
+            continue
+        weight = TIE_BREAK_USD_PER_PHASE_MONTH * (1.0 + 1e-3 * (len(windows) - rank))
+        for t in range(w.first, w.last + 1):
+            ctx.tie_break.append((weight / USD_PER_MODEL_UNIT, ctx.signed_by.at(w.key, t)))

@@ -1,0 +1,117 @@
+"""What the formulation modules share while the model is built: the calendar, the market
+series per scenario, and ledgers into which each module posts its contributions.
+
+A module never reads another module's variables directly; it posts terms into a ledger
+(cash per month and scenario, power use per site and month, mining capacity removed,
+BTC mined, terminal value) and the module that owns the balance reads the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from models.common import series_values
+from models.instance import Instance
+from optimizer.calendar import Calendar
+from optimizer.economics import btc_per_th_day, subsidy_by_month
+
+USD_PER_MODEL_UNIT = 1e6
+"""The model counts money in $M so that coefficients stay well conditioned."""
+
+Term = tuple[float, Any]
+"""A linear term: (coefficient, Pyomo variable)."""
+
+
+@dataclass
+class Ledger:
+    """Linear expressions as constant + list of terms, keyed by whatever the owner needs."""
+
+    constants: dict[Any, float] = field(default_factory=lambda: defaultdict(float))
+    terms: dict[Any, list[Term]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, key: Any, coefficient: float, var: Any) -> None:
+        if coefficient != 0.0:
+            self.terms[key].append((coefficient, var))
+
+    def add_constant(self, key: Any, value: float) -> None:
+        self.constants[key] += value
+
+    def keys(self) -> set[Any]:
+        return set(self.terms) | set(self.constants)
+
+
+@dataclass
+class ScenarioMarket:
+    name: str
+    probability: float
+    btc_price_usd: list[float]
+    btc_per_th_day: list[float]
+
+
+@dataclass
+class BuildContext:
+    instance: Instance
+    calendar: Calendar
+    scenarios: list[ScenarioMarket]
+    elastic_cash: bool = False
+    cash: Ledger = field(default_factory=Ledger)  # key (t, w): model units ($M)
+    btc_mined: Ledger = field(default_factory=Ledger)  # key (t, w): BTC
+    power_use: Ledger = field(default_factory=Ledger)  # key (site, t, w): facility MW
+    mining_capacity_removed: Ledger = field(default_factory=Ledger)  # key (site, t): ASIC MW
+    terminal: Ledger = field(default_factory=Ledger)  # key w: model units at the end of T-1
+    tie_break: list[Term] = field(default_factory=list)  # objective terms, model units
+
+    @cached_property
+    def sites_by_id(self) -> dict[str, Any]:
+        return {site.id: site for site in self.instance.sites}
+
+    @cached_property
+    def site_order(self) -> dict[str, int]:
+        return {site.id: i for i, site in enumerate(self.instance.sites)}
+
+    @cached_property
+    def generations_by_id(self) -> dict[str, Any]:
+        return {gen.id: gen for gen in self.instance.fleet}
+
+    @property
+    def months(self) -> range:
+        return range(self.calendar.months)
+
+    @property
+    def scenario_names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+
+def make_context(instance: Instance, elastic_cash: bool = False) -> BuildContext:
+    calendar = Calendar(instance.start, instance.horizon_months, instance.discount_rate_pct_per_year)
+    return BuildContext(instance, calendar, scenario_markets(instance, calendar), elastic_cash)
+
+
+def scenario_markets(instance: Instance, calendar: Calendar) -> list[ScenarioMarket]:
+    market = instance.market
+    halvings = [(calendar.index(h.month), h.subsidy_btc_per_block) for h in market.halvings]
+    subsidy = subsidy_by_month(market.initial_subsidy_btc_per_block, halvings, calendar.months)
+    out = []
+    for scenario in market.scenarios:
+        price = series_values(scenario.btc_price_usd, instance.start, calendar.months)
+        hashrate = series_values(scenario.network_hashrate_ehs, instance.start, calendar.months)
+        fees = series_values(scenario.fees_btc_per_block, instance.start, calendar.months)
+        per_th = [
+            btc_per_th_day(subsidy[t], fees[t], hashrate[t], market.blocks_per_day)
+            for t in range(calendar.months)
+        ]
+        out.append(ScenarioMarket(scenario.name, scenario.probability, price, per_th))
+    return out
+
+
+def linear(terms: list[Term], constant: float = 0.0) -> Any:
+    """A Pyomo LinearExpression from (coefficient, var) terms; repeated vars are merged later."""
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    if not terms:
+        return LinearExpression(constant=constant, linear_coefs=[], linear_vars=[])
+    coefs, variables = zip(*terms, strict=True)
+    return LinearExpression(constant=constant, linear_coefs=list(coefs), linear_vars=list(variables))

@@ -1,0 +1,32 @@
+"""Power: at each site and month, mining facility power plus AI facility power with rent
+running stays within the energized contracted MW (zero before the site is energized)."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.formulation.context import BuildContext, linear
+
+
+def energized_mw(ctx: BuildContext, site_id: str) -> list[float]:
+    """Contracted MW energized in each month: the last step at or before it, else 0 (dark)."""
+    site = ctx.sites_by_id[site_id]
+    steps = sorted((ctx.calendar.index(step.from_month), step.contracted_mw) for step in site.energization)
+    out = []
+    for t in ctx.months:
+        value = 0.0
+        for first, mw in steps:
+            if first <= t:
+                value = mw
+        out.append(value)
+    return out
+
+
+def add_power(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
+    limits = {s.id: energized_mw(ctx, s.id) for s in ctx.instance.sites}
+    rows = {key: linear(terms) for key, terms in ctx.power_use.terms.items()}
+    model.site_power = pyo.Constraint(
+        sorted(rows, key=lambda k: (ctx.site_order[k[0]], k[1], k[2])),
+        rule=lambda m, s, t, w: rows[s, t, w] <= limits[s][t],
+        doc="mining + AI facility MW within the site's energized contracted power",
+    )
