@@ -1,0 +1,1 @@
+"""Placeholder replaced by the independent audit (issue 3)."""

@@ -1,0 +1,140 @@
+"""The `capalloc` command line.
+
+Exit codes: 0 plan found within the gap (or a time-limited plan, marked with its gap),
+1 a check failed (audit, compare, regress), 2 invalid input, 3 infeasible, 4 time limit
+without a plan, 5 internal disagreement between solver and audit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from models.loader import InstanceError, load_instance
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_AUDIT = 0, 1, 2, 3, 4, 5
+
+app = typer.Typer(
+    name="capalloc",
+    help="Capital allocation for power-rich compute operators: mining vs AI/HPC leases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    err_console.print(message, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _instance_problems(error: InstanceError) -> typer.Exit:
+    err_console.print(f"[bold red]invalid instance[/] {error.source}", highlight=False)
+    for problem in error.problems:
+        err_console.print(f"  - {problem}", markup=False, highlight=False)
+    return typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON).")]) -> None:
+    """Check an instance file and report every problem at once."""
+    try:
+        instance = load_instance(file)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    phases = sum(len(s.ai_phases) for s in instance.sites)
+    console.print(
+        f"[green]valid[/] {file}: {len(instance.sites)} site(s), {phases} AI phase(s), "
+        f"{len(instance.fleet)} ASIC generation(s), {len(instance.market.scenarios)} scenario(s), "
+        f"{instance.horizon_months} months from {instance.start}"
+    )
+
+
+@app.command()
+def schema(
+    what: Annotated[str, typer.Argument(help="instance or plan")] = "instance",
+) -> None:
+    """Print the JSON Schema of instance files (or of plan.json)."""
+    from models.instance import Instance
+    from models.plan import Plan
+
+    models = {"instance": Instance, "plan": Plan}
+    if what not in models:
+        raise _fail(EXIT_INVALID, f"unknown schema {what!r}: use instance or plan")
+    typer.echo(json.dumps(models[what].model_json_schema(), indent=2))
+
+
+@app.command()
+def solve(
+    file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON).")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Plan directory to write.")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit, seconds.")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Relative MIP gap, e.g. 0.001.")] = None,
+    threads: Annotated[int | None, typer.Option(help="HiGHS threads.")] = None,
+    write_model: Annotated[
+        Path | None, typer.Option(help="Also write the exact model handed to HiGHS (.mps/.lp).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Solve an instance and write its plan directory (default: plans/<instance name>)."""
+    from optimizer.pipeline import AuditDisagreement, solve_file
+    from optimizer.report import ProgressDisplay, print_summary
+    from optimizer.solve import InfeasibleError, NoPlanError
+
+    try:
+        instance = load_instance(file)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    if time_limit is not None and time_limit <= 0:
+        raise _fail(EXIT_INVALID, "--time-limit: must be > 0 seconds")
+    if mip_gap is not None and not 0 <= mip_gap <= 1:
+        raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
+    if threads is not None and threads < 1:
+        raise _fail(EXIT_INVALID, "--threads: must be >= 1")
+    if write_model is not None and write_model.suffix not in (".mps", ".lp"):
+        raise _fail(EXIT_INVALID, "--write-model: the file must end in .mps or .lp")
+    out_dir = out if out is not None else Path("plans") / instance.name
+    display = None if quiet else ProgressDisplay()
+    try:
+        if display:
+            display.start()
+        outcome = solve_file(
+            file, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+            progress=display.update if display else None,
+            write_model=str(write_model) if write_model else None,
+        )
+    except InfeasibleError as error:
+        err_console.print("[bold red]infeasible[/]: no plan satisfies every rule.")
+        for reason in error.reasons:
+            err_console.print(f"  - {reason}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+    except NoPlanError as error:
+        raise _fail(EXIT_NO_PLAN, f"no plan: {error}") from None
+    except AuditDisagreement as error:
+        raise _fail(EXIT_AUDIT, f"internal error: {error}") from None
+    finally:
+        if display:
+            display.stop()
+    print_summary(console, outcome)
+
+
+def main() -> None:
+    # HiGHS and Pyomo write to the process's file descriptors; keep a handle on the terminal.
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""From a solved model to a Plan and its monthly tables (USD, MW, BTC; outflows negative)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from models.plan import (
+    Decisions,
+    FinanceDecision,
+    MiningDecision,
+    Plan,
+    Provenance,
+    ScenarioKpis,
+    Signing,
+    SolverStats,
+)
+from optimizer import __version__
+from optimizer.economics import existing_debt_schedule, lease_rent, th_per_mw
+from optimizer.formulation.ai_phases import PhaseWindow
+from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
+from optimizer.formulation.mining import mining_pairs, mining_unit_economics
+from optimizer.formulation.power import energized_mw
+from optimizer.solve import SolverRun
+
+
+@dataclass
+class PlanResult:
+    """A plan and the tables written beside it."""
+
+    plan: Plan
+    sites_monthly: pd.DataFrame
+    cashflow_monthly: pd.DataFrame
+    leases: pd.DataFrame
+
+
+def _clean(value: float, digits: int) -> float:
+    rounded = round(float(value), digits)
+    return 0.0 if rounded == 0.0 else rounded
+
+
+def _signing_month(model, window: PhaseWindow) -> int | None:
+    if not window.signable:
+        return None
+    for t in range(window.first, window.last + 1):
+        if pyo.value(model.signed_by[window.site, window.phase.id, t]) > 0.5:
+            return t
+    return None
+
+
+def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
+    built = run.built
+    model, ctx = built.model, built.context
+    instance, calendar = ctx.instance, ctx.calendar
+    T = calendar.months
+    labels = calendar.labels
+
+    signed_at = {w.key: _signing_month(model, w) for w in ctx.phase_windows}
+    signings = []
+    lease_rows = []
+    for w in ctx.phase_windows:
+        s = signed_at[w.key]
+        if s is None:
+            continue
+        phase = w.phase
+        first_year = sum(
+            lease_rent(phase.critical_it_mw, phase.lease_usd_per_kw_month,
+                       phase.escalator_pct_per_year, j) for j in range(min(12, phase.term_months))
+        )
+        signing = Signing(
+            site=w.site, phase=phase.id, critical_it_mw=phase.critical_it_mw,
+            signing_month=labels[s], rent_start_month=calendar.label(s + phase.lead_time_months),
+            rent_end_month=calendar.label(s + phase.lead_time_months + phase.term_months - 1),
+            capex_usd=_clean(sum(w.schedule.capex), 2), first_year_rent_usd=_clean(first_year, 2),
+        )
+        signings.append(signing)
+        lease_rows.append(signing.model_dump())
+
+    pairs = mining_pairs(ctx)
+    mining = []
+    finance_decisions = []
+    for w in ctx.scenario_names:
+        for (s, g) in pairs:
+            mining.append(MiningDecision(
+                scenario=w, site=s, generation=g,
+                placed_mw=[_clean(pyo.value(model.placed_mw[s, g, t, w]), 6) for t in range(T)],
+                running_mw=[_clean(pyo.value(model.running_mw[s, g, t, w]), 6) for t in range(T)],
+            ))
+        revolver = (
+            [_clean(pyo.value(model.revolver_balance[t, w]) * USD_PER_MODEL_UNIT, 2) for t in range(T)]
+            if instance.finance.revolver is not None else [0.0] * T
+        )
+        finance_decisions.append(FinanceDecision(
+            scenario=w, revolver_balance_usd=revolver,
+            btc_sold_btc=[_clean(pyo.value(model.btc_sold[t, w]), 8) for t in range(T)],
+            distributions_usd=[_clean(pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT, 2)
+                               for t in range(T)],
+        ))
+    decisions = Decisions(signings=signings, mining=mining, finance=finance_decisions)
+
+    sites_monthly = _sites_table(ctx, model, signed_at, pairs)
+    cashflow = _cashflow_table(ctx, model, signed_at)
+    kpis = [_kpis(ctx, model, cashflow, sites_monthly, i) for i in range(len(ctx.scenarios))]
+    npv = _clean(pyo.value(model.npv_without_tie_break) * USD_PER_MODEL_UNIT, 2)
+    tie_break = (pyo.value(model.npv) - pyo.value(model.npv_without_tie_break)) * USD_PER_MODEL_UNIT
+    settings = run.settings
+    stats = SolverStats(
+        solver_version=run.highs_version,
+        status="optimal" if run.optimal else "time_limit_with_plan",
+        termination=run.termination,
+        objective_usd=npv,
+        dual_bound_usd=_clean(run.bound_usd - tie_break, 2) if run.bound_usd is not None else None,
+        gap_pct=_clean(run.gap * 100.0, 6) if run.gap is not None else None,
+        mip_rel_gap_setting=settings.mip_rel_gap, threads=settings.threads,
+        random_seed=settings.random_seed, **run.counts,
+    )
+    provenance = Provenance(
+        capalloc_version=__version__, instance_name=instance.name, instance_sha256=instance_sha256,
+        start=instance.start, horizon_months=T, scenarios=ctx.scenario_names,
+        canonical=instance.canonical_plan,
+    )
+    plan = Plan(provenance=provenance, months=labels, solver=stats, kpis=kpis, npv_usd=npv,
+                decisions=decisions)
+    leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
+    return PlanResult(plan, sites_monthly, cashflow, leases)
+
+
+def _sites_table(ctx: BuildContext, model, signed_at, pairs) -> pd.DataFrame:
+    calendar = ctx.calendar
+    T = calendar.months
+    rows = []
+    for w_index, w in enumerate(ctx.scenario_names):
+        price = ctx.scenarios[w_index].btc_price_usd
+        for site in ctx.instance.sites:
+            energized = energized_mw(ctx, site.id)
+            gens = [g for (s, g) in pairs if s == site.id]
+            windows = [win for win in ctx.phase_windows if win.site == site.id]
+            for t in range(T):
+                running = placed = hashrate = btc = energy = opex = moves = 0.0
+                for g in gens:
+                    run_mw = pyo.value(model.running_mw[site.id, g, t, w])
+                    running += run_mw
+                    placed += pyo.value(model.placed_mw[site.id, g, t, w])
+                    unit_btc, unit_energy, unit_opex = mining_unit_economics(ctx, site.id, g, t, w_index)
+                    hashrate += run_mw * th_per_mw(ctx.generations_by_id[g].efficiency_j_per_th) / 1e6
+                    btc += run_mw * unit_btc
+                    energy += run_mw * unit_energy
+                    opex += run_mw * unit_opex
+                    gen = ctx.generations_by_id[g]
+                    if gen.move_cost_usd_per_mw > 0:
+                        moves += pyo.value(model.moved_in_mw[site.id, g, t, w]) * gen.move_cost_usd_per_mw
+                ai_online = ai_building = ai_facility = rent = capex = ai_opex = 0.0
+                for win in windows:
+                    s = signed_at[win.key]
+                    if s is None or t < s:
+                        continue
+                    age = t - s
+                    sched = win.schedule
+                    if sched.value("online", age):
+                        ai_online += win.phase.critical_it_mw
+                        ai_facility += win.phase.facility_mw
+                    elif age < win.phase.lead_time_months:
+                        ai_building += win.phase.critical_it_mw
+                    rent += sched.value("rent_cash", age) + sched.value("prepayment", age)
+                    capex += sched.value("capex", age)
+                    ai_opex += sched.value("opex", age)
+                mining_facility = running * site.mining_pue
+                rows.append({
+                    "scenario": w, "site": site.id, "month": calendar.labels[t],
+                    "energized_mw": energized[t],
+                    "mining_placed_mw": placed, "mining_running_mw": running,
+                    "mining_facility_mw": mining_facility,
+                    "ai_it_online_mw": ai_online, "ai_it_building_mw": ai_building,
+                    "ai_facility_mw": ai_facility,
+                    "idle_mw": max(0.0, energized[t] - mining_facility - ai_facility),
+                    "hashrate_ehs": hashrate, "btc_mined_btc": btc,
+                    "mining_revenue_usd": btc * price[t], "mining_power_cost_usd": energy,
+                    "mining_opex_usd": opex, "fleet_move_cost_usd": moves,
+                    "ai_rent_usd": rent, "ai_opex_usd": ai_opex, "ai_capex_usd": capex,
+                })
+    return _rounded(pd.DataFrame(rows))
+
+
+def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
+    instance, calendar = ctx.instance, ctx.calendar
+    T = calendar.months
+    finance = instance.finance
+    debt_rows = {}
+    for debt in finance.existing_debts:
+        debt_rows[debt.id] = existing_debt_schedule(
+            debt.principal_usd, debt.coupon_pct_per_year, calendar.index(debt.maturity_month), T
+        )
+    cash_rate = finance.cash_interest_pct_per_year / 100.0 / 12.0
+    rows = []
+    for w_index, w in enumerate(ctx.scenario_names):
+        price = ctx.scenarios[w_index].btc_price_usd
+        cash_before = finance.starting_cash_usd
+        revolver_before = finance.revolver.drawn_at_start_usd if finance.revolver else 0.0
+        for t in range(T):
+            line = {"scenario": w, "month": calendar.labels[t], "cash_start_usd": cash_before}
+            sold = pyo.value(model.btc_sold[t, w])
+            line["btc_sales_usd"] = sold * price[t]
+            power = opex = moves = 0.0
+            for (s, g) in mining_pairs(ctx):
+                run_mw = pyo.value(model.running_mw[s, g, t, w])
+                _, unit_energy, unit_opex = mining_unit_economics(ctx, s, g, t, w_index)
+                power += run_mw * unit_energy
+                opex += run_mw * unit_opex
+                gen = ctx.generations_by_id[g]
+                if gen.move_cost_usd_per_mw > 0:
+                    moves += pyo.value(model.moved_in_mw[s, g, t, w]) * gen.move_cost_usd_per_mw
+            line["mining_power_usd"] = -power
+            line["mining_opex_usd"] = -opex
+            line["fleet_moves_usd"] = -moves
+            parts = dict.fromkeys(("rent_cash", "prepayment", "opex", "capex", "debt_draw",
+                                   "debt_interest", "debt_principal"), 0.0)
+            project_balance = 0.0
+            for win in ctx.phase_windows:
+                s = signed_at[win.key]
+                if s is None or t < s:
+                    continue
+                for name in parts:
+                    parts[name] += win.schedule.value(name, t - s)
+                project_balance += win.schedule.value("debt_balance_end", t - s)
+            line["ai_rent_usd"] = parts["rent_cash"]
+            line["ai_prepayments_usd"] = parts["prepayment"]
+            line["ai_opex_usd"] = -parts["opex"]
+            line["ai_capex_usd"] = -parts["capex"]
+            line["project_debt_draws_usd"] = parts["debt_draw"]
+            line["project_debt_interest_usd"] = -parts["debt_interest"]
+            line["project_debt_principal_usd"] = -parts["debt_principal"]
+            coupons = sum((rows_[0][t] for rows_ in debt_rows.values()), 0.0)
+            repaid = sum((rows_[1][t] for rows_ in debt_rows.values()), 0.0)
+            line["existing_debt_coupons_usd"] = -coupons
+            line["existing_debt_repayments_usd"] = -repaid
+            revolver = (pyo.value(model.revolver_balance[t, w]) * USD_PER_MODEL_UNIT
+                        if finance.revolver else 0.0)
+            if finance.revolver:
+                rate = finance.revolver.rate_pct_per_year / 100.0 / 12.0
+                fee = finance.revolver.undrawn_fee_pct_per_year / 100.0 / 12.0
+                line["revolver_draws_usd"] = revolver - revolver_before
+                line["revolver_interest_usd"] = -rate * revolver_before
+                line["revolver_fees_usd"] = -fee * (finance.revolver.limit_usd - revolver_before)
+            else:
+                line["revolver_draws_usd"] = line["revolver_interest_usd"] = 0.0
+                line["revolver_fees_usd"] = 0.0
+            line["cash_interest_usd"] = cash_rate * cash_before
+            line["distributions_usd"] = -pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT
+            cash = pyo.value(model.cash[t, w]) * USD_PER_MODEL_UNIT
+            line["cash_end_usd"] = cash
+            line["btc_mined_btc"] = sum(
+                c * pyo.value(v) for c, v in ctx.btc_mined.terms.get((t, w), [])
+            )
+            line["btc_sold_btc"] = sold
+            line["btc_held_btc"] = pyo.value(model.btc_held[t, w])
+            line["project_debt_balance_usd"] = project_balance
+            line["revolver_balance_usd"] = revolver
+            for debt_id, sched in debt_rows.items():
+                line[f"debt_{debt_id}_balance_usd"] = sched[2][t]
+            line["total_debt_usd"] = project_balance + revolver + sum(
+                sched[2][t] for sched in debt_rows.values()
+            )
+            rows.append(line)
+            cash_before, revolver_before = cash, revolver
+    return _rounded(pd.DataFrame(rows))
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in frame.columns:
+        if frame[column].dtype.kind == "f":
+            digits = 8 if column.endswith("_btc") else 6 if column.endswith(("_mw", "_ehs")) else 2
+            frame[column] = frame[column].round(digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return frame
+
+
+def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
+          w_index: int) -> ScenarioKpis:
+    scenario = ctx.scenarios[w_index]
+    w = scenario.name
+    calendar = ctx.calendar
+    factors = calendar.discount_factors
+    flows = cashflow[cashflow["scenario"] == w].reset_index(drop=True)
+    site_rows = sites[sites["scenario"] == w]
+    distributions_pv = sum(
+        factors[t] * pyo.value(model.distribution[t, w]) for t in ctx.months
+    ) * USD_PER_MODEL_UNIT
+    terminal = (sum(c * pyo.value(v) for c, v in ctx.terminal.terms.get(w, []))
+                + ctx.terminal.constants.get(w, 0.0)) * USD_PER_MODEL_UNIT
+    min_index = int(flows["cash_end_usd"].idxmin())
+    peak_index = int(flows["total_debt_usd"].idxmax())
+    ai_by_year, ehs_by_year = {}, {}
+    for year, periods in calendar.year_periods().items():
+        last_label = calendar.labels[periods[-1]]
+        in_year = site_rows[site_rows["month"].str.startswith(str(year))]
+        at_last = site_rows[site_rows["month"] == last_label]
+        ai_by_year[str(year)] = _clean(at_last["ai_it_online_mw"].sum(), 6)
+        ehs_by_year[str(year)] = _clean(in_year["hashrate_ehs"].sum() / len(periods), 6)
+    return ScenarioKpis(
+        scenario=w, probability=scenario.probability,
+        npv_usd=_clean(distributions_pv + factors[-1] * terminal, 2),
+        distributions_pv_usd=_clean(distributions_pv, 2),
+        terminal_value_usd=_clean(terminal, 2),
+        minimum_cash_usd=_clean(flows.loc[min_index, "cash_end_usd"], 2),
+        minimum_cash_month=str(flows.loc[min_index, "month"]),
+        peak_debt_usd=_clean(flows.loc[peak_index, "total_debt_usd"], 2),
+        peak_debt_month=str(flows.loc[peak_index, "month"]),
+        total_capex_usd=_clean(-flows["ai_capex_usd"].sum(), 2),
+        btc_mined_btc=_clean(flows["btc_mined_btc"].sum(), 8),
+        ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
+    )

@@ -1,0 +1,112 @@
+"""Instance file -> validated instance -> model -> HiGHS -> plan -> audit -> files, timed by stage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.instance import Instance
+from models.loader import instance_fingerprint, load_instance
+from optimizer.extract import PlanResult, extract_plan
+from optimizer.formulation import build_model
+from optimizer.solve import (
+    InfeasibleError,
+    NoPlanError,
+    ProgressCallback,
+    SolveSettings,
+    explain_infeasibility,
+    run_highs,
+)
+
+AUDIT_REL_TOL = 1e-6
+
+
+@dataclass
+class SolveOutcome:
+    result: PlanResult
+    settings: SolveSettings
+    timings: dict[str, float] = field(default_factory=dict)
+    highs_seconds: float = 0.0
+    out_dir: Path | None = None
+
+
+class AuditDisagreement(Exception):
+    """The independent audit does not confirm the solver's plan."""
+
+
+def solve_instance(
+    instance: Instance,
+    *,
+    instance_sha256: str = "",
+    settings: SolveSettings | None = None,
+    progress: ProgressCallback | None = None,
+    write_model: str | None = None,
+    audit: bool = True,
+    timings: dict[str, float] | None = None,
+) -> SolveOutcome:
+    """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan."""
+    timings = {} if timings is None else timings
+    settings = settings or SolveSettings.from_instance(instance)
+    started = time.perf_counter()
+    built = build_model(instance)
+    timings["build"] = time.perf_counter() - started
+    run = run_highs(built, settings, progress=progress, write_model=write_model, timings=timings)
+    if not run.has_solution:
+        if run.termination in ("provenInfeasible", "infeasibleOrUnbounded"):
+            raise InfeasibleError(explain_infeasibility(instance, settings))
+        raise NoPlanError(
+            f"HiGHS stopped ({run.termination}) after {run.highs_seconds:.1f} s without a plan; "
+            "raise --time-limit"
+        )
+    started = time.perf_counter()
+    result = extract_plan(run, instance_sha256)
+    timings["extract"] = time.perf_counter() - started
+    if audit:
+        from optimizer.audit import audit_plan
+
+        started = time.perf_counter()
+        report = audit_plan(instance, result.plan)
+        timings["audit"] = time.perf_counter() - started
+        result.plan.audit = report.verdict(AUDIT_REL_TOL)
+    return SolveOutcome(result, settings, timings, run.highs_seconds)
+
+
+def solve_file(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    threads: int | None = None,
+    progress: ProgressCallback | None = None,
+    write_model: str | None = None,
+    audit: bool = True,
+) -> SolveOutcome:
+    """The whole pipeline for one instance file; writes the plan directory if ``out_dir``."""
+    from optimizer.plan_io import write_plan_dir
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    instance = load_instance(path)
+    sha = instance_fingerprint(path)
+    timings["validate"] = time.perf_counter() - started
+    settings = SolveSettings.from_instance(
+        instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads
+    )
+    outcome = solve_instance(
+        instance, instance_sha256=sha, settings=settings, progress=progress,
+        write_model=write_model, audit=audit, timings=timings,
+    )
+    verdict = outcome.result.plan.audit
+    if verdict is not None and not verdict.passed:
+        raise AuditDisagreement(
+            f"the independent audit does not confirm the plan: {'; '.join(verdict.messages[:5])}"
+        )
+    if out_dir is not None:
+        started = time.perf_counter()
+        run_info = {"timings_seconds": {k: round(v, 4) for k, v in timings.items()},
+                    "highs_seconds": round(outcome.highs_seconds, 4)}
+        outcome.out_dir = write_plan_dir(outcome.result, out_dir, run_info)
+        timings["write"] = time.perf_counter() - started
+    return outcome

@@ -1,0 +1,114 @@
+"""What a planner reads on the terminal: live solver progress and the ten-second summary."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from optimizer.solve import Progress
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e9:
+        return f"{sign}${value / 1e9:,.3f}B"
+    if value >= 1e6:
+        return f"{sign}${value / 1e6:,.1f}M"
+    return f"{sign}${value:,.0f}"
+
+
+class ProgressDisplay:
+    """A one-line live view of HiGHS: elapsed time, incumbent, bound, gap, nodes.
+
+    HiGHS and Pyomo capture the process's stdout and stderr while solving, so the display
+    writes to its own duplicate of the terminal's stderr.
+    """
+
+    def __init__(self) -> None:
+        self._latest: Progress | None = None
+        self._lock = threading.Lock()
+        self._started = time.perf_counter()
+        self._live: Live | None = None
+        self._stream = None
+
+    def start(self) -> None:
+        self._stream = os.fdopen(os.dup(2), "w", buffering=1)
+        console = Console(file=self._stream, stderr=False)
+        if not console.is_terminal:
+            return
+        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=True,
+                          get_renderable=self._render)
+        self._live.start()
+
+    def update(self, progress: Progress) -> None:
+        with self._lock:
+            self._latest = progress
+
+    def _render(self) -> Text:
+        elapsed = time.perf_counter() - self._started
+        with self._lock:
+            p = self._latest
+        if p is None:
+            return Text(f"building and solving ... {elapsed:5.1f} s", style="cyan")
+        gap = f"{p.gap * 100:.3f}%" if p.gap is not None else "-"
+        return Text(
+            f"HiGHS {elapsed:6.1f} s | plan {usd(p.incumbent_usd)} | bound {usd(p.bound_usd)} "
+            f"| gap {gap} | nodes {p.nodes}",
+            style="cyan",
+        )
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+        if self._stream is not None:
+            self._stream.close()
+
+
+def print_summary(console: Console, outcome) -> None:
+    plan = outcome.result.plan
+    stats = plan.solver
+    kpi = plan.kpis[0]
+    gap = f"{stats.gap_pct:.3f}%" if stats.gap_pct is not None else "-"
+    status = "[green]optimal[/]" if stats.status == "optimal" else "[yellow]time limit[/]"
+    console.print(
+        f"[bold]{plan.provenance.instance_name}[/]: NPV [bold]{usd(plan.npv_usd)}[/]  "
+        f"({status}, gap {gap}, HiGHS {outcome.highs_seconds:.1f} s, "
+        f"total {sum(outcome.timings.values()):.1f} s)"
+    )
+    if plan.audit is not None:
+        verdict = "[green]passed[/]" if plan.audit.passed else "[red]FAILED[/]"
+        console.print(f"audit {verdict}: recomputed NPV {usd(plan.audit.npv_usd)}")
+
+    leases = Table(title="Lease signings", title_justify="left", show_edge=False)
+    for column in ("site", "phase", "IT MW", "signed", "rent starts", "capex"):
+        leases.add_column(column, justify="right" if column in ("IT MW", "capex") else "left")
+    for s in sorted(plan.decisions.signings, key=lambda s: (s.signing_month, s.site, s.phase)):
+        leases.add_row(s.site, s.phase, f"{s.critical_it_mw:,.0f}", s.signing_month,
+                       s.rent_start_month, usd(s.capex_usd))
+    if not plan.decisions.signings:
+        leases.add_row("(none)", "", "", "", "", "")
+    console.print(leases)
+
+    years = Table(title=f"By year (scenario {kpi.scenario})", title_justify="left", show_edge=False)
+    years.add_column("")
+    for year in kpi.ai_mw_online_by_year:
+        years.add_column(year, justify="right")
+    years.add_row("AI IT MW online", *[f"{v:,.0f}" for v in kpi.ai_mw_online_by_year.values()])
+    years.add_row("EH/s (avg)", *[f"{v:,.1f}" for v in kpi.hashrate_ehs_by_year.values()])
+    console.print(years)
+    console.print(
+        f"minimum cash {usd(kpi.minimum_cash_usd)} ({kpi.minimum_cash_month}) | "
+        f"peak debt {usd(kpi.peak_debt_usd)} ({kpi.peak_debt_month}) | "
+        f"capex {usd(kpi.total_capex_usd)} | terminal value {usd(kpi.terminal_value_usd)}"
+    )
+    if outcome.out_dir is not None:
+        console.print(f"plan written to {outcome.out_dir}/")

@@ -1,0 +1,210 @@
+"""The solve pipeline: build, hand the model to HiGHS (persistent interface), solve with
+progress, extract the plan, explain infeasibility."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+from models.instance import Instance
+from optimizer.formulation import BuiltModel, build_model
+from optimizer.formulation.context import USD_PER_MODEL_UNIT
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """HiGHS settings actually used (instance defaults overridden from the command line)."""
+
+    time_limit_seconds: float
+    mip_rel_gap: float
+    threads: int
+    random_seed: int
+
+    @classmethod
+    def from_instance(
+        cls, instance: Instance, *, time_limit: float | None = None, mip_gap: float | None = None,
+        threads: int | None = None, seed: int | None = None,
+    ) -> SolveSettings:
+        s = instance.solver
+        return cls(
+            time_limit_seconds=time_limit if time_limit is not None else s.time_limit_seconds,
+            mip_rel_gap=mip_gap if mip_gap is not None else s.mip_rel_gap,
+            threads=threads if threads is not None else s.threads,
+            random_seed=seed if seed is not None else s.random_seed,
+        )
+
+
+@dataclass
+class Progress:
+    """A snapshot HiGHS reports while it works (objective values in USD)."""
+
+    elapsed_seconds: float
+    incumbent_usd: float | None
+    bound_usd: float | None
+    gap: float | None
+    nodes: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class SolverRun:
+    """What one HiGHS run produced."""
+
+    built: BuiltModel
+    settings: SolveSettings
+    termination: str
+    has_solution: bool
+    optimal: bool
+    objective_usd: float | None
+    bound_usd: float | None
+    gap: float | None
+    highs_seconds: float
+    highs_version: str
+    counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class InfeasibleError(Exception):
+    """No plan satisfies every rule; ``reasons`` says what cannot be met."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+class NoPlanError(Exception):
+    """HiGHS stopped (time limit) before it found any plan."""
+
+
+_threads_used: int | None = None
+
+
+def _prepare_threads(threads: int) -> None:
+    """HiGHS's thread pool is process-wide: resize it before a solve that asks for another size."""
+    global _threads_used
+    if _threads_used is not None and _threads_used != threads:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _threads_used = threads
+
+
+def model_counts(highs) -> dict[str, int]:
+    lp = highs.getLp()
+    integrality = list(lp.integrality_) if lp.integrality_ else []
+    return {
+        "variables": int(highs.getNumCol()),
+        "binaries": int(sum(1 for v in integrality if int(v) != 0)),
+        "constraints": int(highs.getNumRow()),
+        "nonzeros": int(highs.getNumNz()),
+    }
+
+
+def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> None:
+    last = [0.0]
+
+    def on_interrupt(event) -> None:
+        now = time.perf_counter()
+        if now - last[0] < 0.25:
+            return
+        last[0] = now
+        out = event.data_out
+        primal, dual = out.mip_primal_bound, out.mip_dual_bound
+
+        def usd(value: float) -> float | None:
+            return value * USD_PER_MODEL_UNIT if math.isfinite(value) and abs(value) < 1e20 else None
+
+        gap = out.mip_gap if math.isfinite(out.mip_gap) and out.mip_gap < 1e10 else None
+        callback(Progress(now - started, usd(primal), usd(dual), gap, int(out.mip_node_count)))
+
+    highs.cbMipInterrupt.subscribe(on_interrupt)
+
+
+def run_highs(
+    built: BuiltModel, settings: SolveSettings, *, progress: ProgressCallback | None = None,
+    write_model: str | None = None, timings: dict[str, float] | None = None,
+) -> SolverRun:
+    """Hand the built model to HiGHS through Pyomo's persistent interface and solve it."""
+    timings = {} if timings is None else timings
+    _prepare_threads(settings.threads)
+    solver = SolverFactory("highs")
+    started = time.perf_counter()
+    solver.set_instance(built.model)
+    timings["handoff"] = time.perf_counter() - started
+    highs = solver._solver_model
+    counts = model_counts(highs)
+    if write_model:
+        highs.writeModel(write_model)
+    if progress is not None:
+        _subscribe_progress(highs, progress, time.perf_counter())
+    started = time.perf_counter()
+    results = solver.solve(
+        built.model,
+        time_limit=settings.time_limit_seconds,
+        rel_gap=settings.mip_rel_gap,
+        threads=settings.threads,
+        solver_options={"random_seed": settings.random_seed},
+        raise_exception_on_nonoptimal_result=False,
+        load_solutions=False,
+    )
+    timings["highs_wall"] = time.perf_counter() - started
+    has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if has_solution:
+        started = time.perf_counter()
+        results.solution_loader.load_vars()
+        timings["load"] = time.perf_counter() - started
+    optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    objective = results.incumbent_objective
+    bound = results.objective_bound
+    gap = None
+    if objective is not None and bound is not None:
+        gap = abs(bound - objective) / max(abs(objective), 1e-9)
+    version = ".".join(str(v) for v in solver.version())
+    return SolverRun(
+        built=built, settings=settings, termination=results.termination_condition.name,
+        has_solution=has_solution, optimal=optimal,
+        objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
+        bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
+        gap=gap, highs_seconds=float(results.timing_info.highs_time), highs_version=version,
+        counts=counts, timings=timings,
+    )
+
+
+def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[str]:
+    """Re-solve with the liquidity floor made elastic and name the months it cannot hold."""
+    from optimizer.calendar import Calendar
+
+    built = build_model(instance, elastic_cash=True)
+    run = run_highs(built, SolveSettings(min(settings.time_limit_seconds, 60.0), 0.01,
+                                         settings.threads, settings.random_seed))
+    if not run.has_solution:
+        return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
+                "power and signing rules"]
+    model = built.model
+    calendar = Calendar(instance.start, instance.horizon_months, instance.discount_rate_pct_per_year)
+    floor = instance.finance.minimum_cash_usd
+    reasons = []
+    for scenario in built.context.scenario_names:
+        short = [(t, pyo.value(model.cash_shortfall[t, scenario]) * USD_PER_MODEL_UNIT)
+                 for t in built.context.months]
+        short = [(t, s) for t, s in short if s > 0.5]
+        if not short:
+            continue
+        worst_t, worst = max(short, key=lambda item: item[1])
+        first_t = short[0][0]
+        reasons.append(
+            f"scenario {scenario}: the minimum cash of ${floor:,.0f} (finance.minimum_cash_usd) "
+            f"cannot be held at the end of {calendar.label(first_t)} and {len(short) - 1} later "
+            f"month(s); the worst shortfall is ${worst:,.0f} in {calendar.label(worst_t)}. Lower "
+            "the floor, add starting cash or a revolver, or allow selling the BTC treasury."
+        )
+    return reasons or ["no plan satisfies every rule, but relaxing the liquidity floor alone "
+                       "does not explain why"]
