@@ -28,7 +28,7 @@ def mining_pairs(ctx: BuildContext) -> list[tuple[str, str]]:
 
 
 def add_mining(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
-    instance, calendar = ctx.instance, ctx.calendar
+    instance, _calendar = ctx.instance, ctx.calendar
     pairs = mining_pairs(ctx)
     months = list(ctx.months)
     scenarios = ctx.scenario_names
