@@ -121,6 +121,20 @@ class PhaseSchedule:
             for a in range(self.length)
         ]
 
+    def net_parts(self) -> tuple[list[float], list[float], list[float]]:
+        """Net cash split by what it is proportional to: (lease rate, capex, neither).
+
+        Rent and prepayment scale with the lease rate; capex and every project-debt flow
+        scale with the capex; opex scales with neither. The three add up to :meth:`net`.
+        """
+        rent = [self.rent_cash[a] + self.prepayment[a] for a in range(self.length)]
+        capex = [
+            -self.capex[a] + self.debt_draw[a] - self.debt_interest[a] - self.debt_principal[a]
+            for a in range(self.length)
+        ]
+        other = [-self.opex[a] for a in range(self.length)]
+        return rent, capex, other
+
     def value(self, name: str, age: int) -> float:
         series = getattr(self, name)
         return series[age] if 0 <= age < len(series) else 0.0
@@ -203,17 +217,26 @@ def phase_terminal_value(
     after it, each discounted from the end of the horizon (``monthly_discount[j-1]`` is the
     factor of the j-th month after the end), minus project debt outstanding at the end.
     """
+    return sum(phase_terminal_value_parts(schedule, signing_index, horizon_months, monthly_discount))
+
+
+def phase_terminal_value_parts(
+    schedule: PhaseSchedule, signing_index: int, horizon_months: int, monthly_discount: list[float]
+) -> tuple[float, float, float]:
+    """:func:`phase_terminal_value` split into (lease-rate, capex, other) proportional parts."""
     last_age = horizon_months - 1 - signing_index
-    value = 0.0
+    rent = capex = other = 0.0
     for age in range(max(last_age + 1, 0), schedule.length):
         j = age - last_age
         if j - 1 >= len(monthly_discount):
             break
-        flow = schedule.rent_cash[age] - schedule.opex[age] - schedule.capex[age]
-        value += flow * monthly_discount[j - 1]
+        factor = monthly_discount[j - 1]
+        rent += schedule.rent_cash[age] * factor
+        other -= schedule.opex[age] * factor
+        capex -= schedule.capex[age] * factor
     if 0 <= last_age < schedule.length:
-        value -= schedule.debt_balance_end[last_age]
-    return value
+        capex -= schedule.debt_balance_end[last_age]
+    return rent, capex, other
 
 
 def existing_debt_schedule(

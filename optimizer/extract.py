@@ -251,7 +251,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
             cash = pyo.value(model.cash[t, w]) * USD_PER_MODEL_UNIT
             line["cash_end_usd"] = cash
             line["btc_mined_btc"] = sum(
-                c * pyo.value(v) for c, v in ctx.btc_mined.terms.get((t, w), [])
+                pyo.value(c) * pyo.value(v) for c, v in ctx.btc_mined.terms.get((t, w), [])
             )
             line["btc_sold_btc"] = sold
             line["btc_held_btc"] = pyo.value(model.btc_held[t, w])
@@ -286,7 +286,7 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
     distributions_pv = sum(
         factors[t] * pyo.value(model.distribution[t, w]) for t in ctx.months
     ) * USD_PER_MODEL_UNIT
-    terminal = (sum(c * pyo.value(v) for c, v in ctx.terminal.terms.get(w, []))
+    terminal = (sum(pyo.value(c) * pyo.value(v) for c, v in ctx.terminal.terms.get(w, []))
                 + ctx.terminal.constants.get(w, 0.0)) * USD_PER_MODEL_UNIT
     min_index = int(flows["cash_end_usd"].idxmin())
     peak_index = int(flows["total_debt_usd"].idxmax())

@@ -128,54 +128,82 @@ def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> No
     highs.cbMipInterrupt.subscribe(on_interrupt)
 
 
+class HighsSession:
+    """One model handed to HiGHS once (persistent interface) and solved one or more times.
+
+    After the model's knob Params change (formulation.knobs), the next :meth:`run` lets the
+    persistent interface edit only those coefficients. Each run starts from a cleared solver
+    state, so a re-solve follows the same path as a fresh solve of the same coefficients.
+    """
+
+    def __init__(self, built: BuiltModel, *, write_model: str | None = None,
+                 timings: dict[str, float] | None = None):
+        self.built = built
+        self.solver = SolverFactory("highs")
+        started = time.perf_counter()
+        self.solver.set_instance(built.model)
+        if timings is not None:
+            timings["handoff"] = time.perf_counter() - started
+        self.highs = self.solver._solver_model
+        if write_model:
+            self.highs.writeModel(write_model)
+        self._highs_seconds_before = 0.0
+
+    def run(self, settings: SolveSettings, *, progress: ProgressCallback | None = None,
+            timings: dict[str, float] | None = None) -> SolverRun:
+        timings = {} if timings is None else timings
+        _prepare_threads(settings.threads)
+        highs = self.highs
+        highs.clearSolver()
+        highs.cbMipInterrupt.clear()
+        if progress is not None:
+            _subscribe_progress(highs, progress, time.perf_counter())
+        started = time.perf_counter()
+        results = self.solver.solve(
+            self.built.model,
+            time_limit=settings.time_limit_seconds,
+            rel_gap=settings.mip_rel_gap,
+            threads=settings.threads,
+            solver_options={"random_seed": settings.random_seed},
+            raise_exception_on_nonoptimal_result=False,
+            load_solutions=False,
+        )
+        timings["highs_wall"] = time.perf_counter() - started
+        counts = model_counts(highs)
+        has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+        if has_solution:
+            started = time.perf_counter()
+            results.solution_loader.load_vars()
+            timings["load"] = time.perf_counter() - started
+        optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+        objective = results.incumbent_objective
+        bound = results.objective_bound
+        gap = None
+        if objective is not None and bound is not None:
+            gap = abs(bound - objective) / max(abs(objective), 1e-9)
+        # timing_info.highs_time is cumulative across re-solves on one solver object.
+        cumulative = float(results.timing_info.highs_time)
+        highs_seconds = max(0.0, cumulative - self._highs_seconds_before)
+        self._highs_seconds_before = cumulative
+        version = ".".join(str(v) for v in self.solver.version())
+        return SolverRun(
+            built=self.built, settings=settings, termination=results.termination_condition.name,
+            has_solution=has_solution, optimal=optimal,
+            objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
+            bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
+            gap=gap, highs_seconds=highs_seconds, highs_version=version,
+            counts=counts, timings=timings,
+        )
+
+
 def run_highs(
     built: BuiltModel, settings: SolveSettings, *, progress: ProgressCallback | None = None,
     write_model: str | None = None, timings: dict[str, float] | None = None,
 ) -> SolverRun:
-    """Hand the built model to HiGHS through Pyomo's persistent interface and solve it."""
+    """Hand the built model to HiGHS through Pyomo's persistent interface and solve it once."""
     timings = {} if timings is None else timings
-    _prepare_threads(settings.threads)
-    solver = SolverFactory("highs")
-    started = time.perf_counter()
-    solver.set_instance(built.model)
-    timings["handoff"] = time.perf_counter() - started
-    highs = solver._solver_model
-    counts = model_counts(highs)
-    if write_model:
-        highs.writeModel(write_model)
-    if progress is not None:
-        _subscribe_progress(highs, progress, time.perf_counter())
-    started = time.perf_counter()
-    results = solver.solve(
-        built.model,
-        time_limit=settings.time_limit_seconds,
-        rel_gap=settings.mip_rel_gap,
-        threads=settings.threads,
-        solver_options={"random_seed": settings.random_seed},
-        raise_exception_on_nonoptimal_result=False,
-        load_solutions=False,
-    )
-    timings["highs_wall"] = time.perf_counter() - started
-    has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-    if has_solution:
-        started = time.perf_counter()
-        results.solution_loader.load_vars()
-        timings["load"] = time.perf_counter() - started
-    optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
-    objective = results.incumbent_objective
-    bound = results.objective_bound
-    gap = None
-    if objective is not None and bound is not None:
-        gap = abs(bound - objective) / max(abs(objective), 1e-9)
-    version = ".".join(str(v) for v in solver.version())
-    return SolverRun(
-        built=built, settings=settings, termination=results.termination_condition.name,
-        has_solution=has_solution, optimal=optimal,
-        objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
-        bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
-        gap=gap, highs_seconds=float(results.timing_info.highs_time), highs_version=version,
-        counts=counts, timings=timings,
-    )
+    session = HighsSession(built, write_model=write_model, timings=timings)
+    return session.run(settings, progress=progress, timings=timings)
 
 
 def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from models.instance import AIPhase, Instance
-from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value
+from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value_parts
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
 
@@ -88,42 +88,62 @@ class SignedBy:
             return None
         return self.z[key[0], key[1], min(t, window.last)]
 
-    def convolve(self, key: tuple[str, str], profile: Profile, t: int) -> list[Term]:
+    def convolve(self, key: tuple[str, str], profile: Profile, t: int, combine=None) -> list[Term]:
         """Terms of sum_u (z[u] - z[u-1]) * profile[t - u] for month t, summed by parts:
         z[newest] * profile[t - newest] + sum_{u < newest} z[u] * (profile[t-u] - profile[t-u-1]).
-        Only ages where the profile changes give a term."""
+        Only ages where the profile changes give a term. A profile with several parts gives
+        each term the coefficient ``combine(parts)`` (default: their sum)."""
         window = self.windows[key]
         if not window.signable or t < window.first:
             return []
+        combine = combine or sum
         newest = min(t, window.last)
         z = self.z
         terms: list[Term] = []
         head = profile.value(t - newest)
-        if head != 0.0:
-            terms.append((head, z[key[0], key[1], newest]))
+        if any(head):
+            terms.append((combine(head), z[key[0], key[1], newest]))
         # u = t - age must satisfy first <= u < newest
         for age, step in profile.steps:
             if age > t - window.first:
                 break
             if age > t - newest:
-                terms.append((step, z[key[0], key[1], t - age]))
+                terms.append((combine(step), z[key[0], key[1], t - age]))
         return terms
 
 
 class Profile:
-    """A flow by age since signing, with the ages where it changes (its first differences)."""
+    """A flow by age since signing, in one or more parts, with the ages where it changes."""
 
-    def __init__(self, values: list[float]):
-        self.values = values
-        self.steps: list[tuple[int, float]] = []
-        previous = 0.0
-        for age, value in enumerate([*values, 0.0]):
-            if value != previous:
-                self.steps.append((age, value - previous))
-            previous = value
+    def __init__(self, *parts: list[float]):
+        self.parts = parts
+        self.length = max(len(p) for p in parts)
+        self.steps: list[tuple[int, tuple[float, ...]]] = []
+        previous = (0.0,) * len(parts)
+        for age in range(self.length + 1):
+            current = self.value(age)
+            if current != previous:
+                self.steps.append((age, tuple(c - p for c, p in zip(current, previous, strict=True))))
+            previous = current
 
-    def value(self, age: int) -> float:
-        return self.values[age] if 0 <= age < len(self.values) else 0.0
+    def value(self, age: int) -> tuple[float, ...]:
+        return tuple(p[age] if 0 <= age < len(p) else 0.0 for p in self.parts)
+
+
+def cash_combiner(ctx: BuildContext, key: tuple[str, str]):
+    """Coefficient of a (rent, capex, other) step: lease scale x rent + capex scale x capex + other."""
+    lease, capex = ctx.knobs.lease_scale(*key), ctx.knobs.capex_scale(*key)
+
+    def combine(parts: tuple[float, ...]):
+        rent_part, capex_part, other = parts
+        value = other
+        if rent_part:
+            value = value + lease * rent_part
+        if capex_part:
+            value = value + capex * capex_part
+        return value
+
+    return combine
 
 
 def add_ai_phases(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
@@ -178,10 +198,11 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
     for w in windows:
         if not w.signable:
             continue
-        net = Profile([v / USD_PER_MODEL_UNIT for v in w.schedule.net()])
+        net = Profile(*([v / USD_PER_MODEL_UNIT for v in part] for part in w.schedule.net_parts()))
         facility = Profile([w.phase.facility_mw * on for on in w.schedule.online])
+        combine = cash_combiner(ctx, w.key)
         for t in range(T):
-            for coefficient, var in signed.convolve(w.key, net, t):
+            for coefficient, var in signed.convolve(w.key, net, t, combine):
                 for scenario in ctx.scenario_names:
                     ctx.cash.add((t, scenario), coefficient, var)
             for coefficient, var in signed.convolve(w.key, facility, t):
@@ -222,13 +243,19 @@ def _post_terminal_value(ctx: BuildContext, windows: list[PhaseWindow], signed: 
     for w in windows:
         if not w.signable:
             continue
-        values = [phase_terminal_value(w.schedule, s, T, after_end) / USD_PER_MODEL_UNIT
-                  for s in range(w.first, w.last + 1)] + [0.0]
+        combine = cash_combiner(ctx, w.key)
+        values = [
+            tuple(v / USD_PER_MODEL_UNIT for v in phase_terminal_value_parts(w.schedule, s, T, after_end))
+            for s in range(w.first, w.last + 1)
+        ] + [(0.0, 0.0, 0.0)]
+        # Signing in month s brings V(s); with z cumulative, z[s] carries V(s) - V(s+1).
         for offset, s in enumerate(range(w.first, w.last + 1)):
-            coefficient = values[offset] - values[offset + 1]
+            step = tuple(a - b for a, b in zip(values[offset], values[offset + 1], strict=True))
+            if not any(step):
+                continue
             var = signed.at(w.key, s)
             for scenario in ctx.scenario_names:
-                ctx.terminal.add(scenario, coefficient, var)
+                ctx.terminal.add(scenario, combine(step), var)
 
 
 TIE_BREAK_USD_PER_PHASE_MONTH = 1.0

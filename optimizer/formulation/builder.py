@@ -11,6 +11,7 @@ from models.instance import Instance
 from optimizer.formulation.ai_phases import add_ai_phases
 from optimizer.formulation.context import BuildContext, make_context
 from optimizer.formulation.finance import add_finance
+from optimizer.formulation.knobs import Knobs, structure_signature
 from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
@@ -22,13 +23,41 @@ STAGES = (add_ai_phases, add_mining, add_power, add_finance, add_objective)
 class BuiltModel:
     model: pyo.ConcreteModel
     context: BuildContext
+    signature: dict | None = None  # structure_signature of a parametric model's instance
 
 
-def build_model(instance: Instance, *, elastic_cash: bool = False) -> BuiltModel:
+def build_model(
+    instance: Instance, *, elastic_cash: bool = False, parametric: bool = False
+) -> BuiltModel:
     """The Pyomo model of an instance. ``elastic_cash`` lets cash fall below the floor at a
-    penalty, to explain infeasibility."""
-    ctx = make_context(instance, elastic_cash=elastic_cash)
+    penalty, to explain infeasibility; ``parametric`` makes market prices, power prices,
+    capex and lease rates mutable Params for persistent re-solves (formulation.knobs)."""
+    ctx = make_context(instance, elastic_cash=elastic_cash, parametric=parametric)
     model = pyo.ConcreteModel(name=instance.name)
+    ctx.knobs = Knobs(model, ctx, parametric)
     for stage in STAGES:
         stage(model, ctx)
-    return BuiltModel(model, ctx)
+    return BuiltModel(model, ctx, structure_signature(instance) if parametric else None)
+
+
+def retarget_model(built: BuiltModel, instance: Instance) -> bool:
+    """Point a parametric model at another instance of the same structure.
+
+    Returns False (and changes nothing) when the instance differs in anything but knob
+    fields (formulation.knobs.KNOB_FIELDS), in which case the model must be rebuilt.
+    """
+    from optimizer.formulation.ai_phases import SignedBy, signing_windows
+    from optimizer.formulation.context import make_context
+    from optimizer.formulation.knobs import knob_values, structure_signature
+
+    ctx = built.context
+    if not ctx.parametric or structure_signature(instance) != built.signature:
+        return False
+    ctx.knobs.assign(knob_values(ctx.knobs.base, instance, ctx))
+    fresh = make_context(instance, parametric=True)
+    ctx.instance, ctx.scenarios, ctx.site_power_price = instance, fresh.scenarios, fresh.site_power_price
+    for cached in ("sites_by_id", "site_order", "generations_by_id"):
+        ctx.__dict__.pop(cached, None)
+    ctx.phase_windows = signing_windows(instance, ctx.calendar.months, ctx.calendar.index)
+    ctx.signed_by = SignedBy(ctx.signed_by.z, ctx.phase_windows)
+    return True

@@ -32,8 +32,9 @@ class Ledger:
     constants: dict[Any, float] = field(default_factory=lambda: defaultdict(float))
     terms: dict[Any, list[Term]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, key: Any, coefficient: float, var: Any) -> None:
-        if coefficient != 0.0:
+    def add(self, key: Any, coefficient: Any, var: Any) -> None:
+        """Post a term; the coefficient is a float or a fixed expression of knob Params."""
+        if not (isinstance(coefficient, float | int) and coefficient == 0):
             self.terms[key].append((coefficient, var))
 
     def add_constant(self, key: Any, value: float) -> None:
@@ -57,6 +58,11 @@ class BuildContext:
     calendar: Calendar
     scenarios: list[ScenarioMarket]
     elastic_cash: bool = False
+    parametric: bool = False
+    knobs: Any = None  # formulation.knobs.Knobs, set by the builder
+    phase_windows: list[Any] = field(default_factory=list)  # set by ai_phases
+    signed_by: Any = None  # ai_phases.SignedBy
+    site_power_price: dict[str, list[float]] = field(default_factory=dict)
     cash: Ledger = field(default_factory=Ledger)  # key (t, w): model units ($M)
     btc_mined: Ledger = field(default_factory=Ledger)  # key (t, w): BTC
     power_use: Ledger = field(default_factory=Ledger)  # key (site, t, w): facility MW
@@ -85,9 +91,16 @@ class BuildContext:
         return [s.name for s in self.scenarios]
 
 
-def make_context(instance: Instance, elastic_cash: bool = False) -> BuildContext:
+def make_context(
+    instance: Instance, elastic_cash: bool = False, parametric: bool = False
+) -> BuildContext:
     calendar = Calendar(instance.start, instance.horizon_months, instance.discount_rate_pct_per_year)
-    return BuildContext(instance, calendar, scenario_markets(instance, calendar), elastic_cash)
+    ctx = BuildContext(instance, calendar, scenario_markets(instance, calendar), elastic_cash, parametric)
+    ctx.site_power_price = {
+        s.id: series_values(s.power_price_usd_per_mwh, instance.start, calendar.months)
+        for s in instance.sites
+    }
+    return ctx
 
 
 def scenario_markets(instance: Instance, calendar: Calendar) -> list[ScenarioMarket]:

@@ -74,13 +74,12 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     start_btc = finance.btc_held_at_start_btc
 
     cash_rows, btc_rows = {}, {}
-    for w_index, w in enumerate(scenarios):
-        price = ctx.scenarios[w_index].btc_price_usd
+    for w in scenarios:
         for t in months:
             constant = ctx.cash.constants.get((t, w), 0.0) - debt_paid[t] / USD_PER_MODEL_UNIT
             terms = list(ctx.cash.terms.get((t, w), []))
             terms += [(-1.0, model.cash[t, w]), (-1.0, model.distribution[t, w]),
-                      (price[t] / USD_PER_MODEL_UNIT, model.btc_sold[t, w])]
+                      (ctx.knobs.btc_price(t, w) / USD_PER_MODEL_UNIT, model.btc_sold[t, w])]
             if t == 0:
                 constant += start_cash * (1.0 + cash_rate)
             else:
@@ -113,8 +112,8 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
 def _post_terminal(model, ctx: BuildContext, T: int) -> None:
     haircut = ctx.instance.terminal.btc_haircut_pct / 100.0
     _, debt_balance = existing_debt_flows(ctx)
-    for w_index, w in enumerate(ctx.scenario_names):
-        final_price = ctx.scenarios[w_index].btc_price_usd[T - 1]
+    for w in ctx.scenario_names:
+        final_price = ctx.knobs.btc_price(T - 1, w)
         ctx.terminal.add(w, 1.0, model.cash[T - 1, w])
         ctx.terminal.add(w, final_price * (1.0 - haircut) / USD_PER_MODEL_UNIT,
                          model.btc_held[T - 1, w])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from models.common import series_values
 from optimizer.economics import btc_mined_per_mw, mining_energy_cost_per_mw
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
 
@@ -85,38 +84,42 @@ def add_mining(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
 
 
 def mining_unit_economics(ctx: BuildContext, site_id: str, gen_id: str, t: int, scenario_index: int):
-    """(BTC mined, energy USD, opex USD) per MW running for a month: shared with reporting."""
+    """(BTC mined, energy USD, opex USD) per MW running for a month, as floats (reporting)."""
     site = ctx.sites_by_id[site_id]
     gen = ctx.generations_by_id[gen_id]
     market = ctx.scenarios[scenario_index]
-    price = ctx.site_power_price[site_id][t]
     btc = btc_mined_per_mw(gen.efficiency_j_per_th, market.btc_per_th_day[t],
                            ctx.calendar.days[t], site.uptime_pct)
+    price = ctx.site_power_price[site_id][t]
     energy = mining_energy_cost_per_mw(site.mining_pue, ctx.calendar.hours[t], site.uptime_pct, price)
     return btc, energy, site.mining_opex_usd_per_mw_month
 
 
 def _post_flows(model, ctx: BuildContext, pairs, generations, sites) -> None:
-    instance, calendar = ctx.instance, ctx.calendar
+    instance, calendar, knobs = ctx.instance, ctx.calendar, ctx.knobs
     T = calendar.months
-    ctx.site_power_price = {
-        s.id: series_values(s.power_price_usd_per_mwh, instance.start, T) for s in instance.sites
-    }
     continuation = sum(calendar.months_after_end_factors(instance.terminal.mining_months))
-    for w_index, w in enumerate(ctx.scenario_names):
-        final_price = ctx.scenarios[w_index].btc_price_usd[T - 1]
+    for w in ctx.scenario_names:
+        final_price = knobs.btc_price(T - 1, w)
         for (s, g) in pairs:
-            move_cost = generations[g].move_cost_usd_per_mw / USD_PER_MODEL_UNIT
+            site, gen = sites[s], generations[g]
+            move_cost = gen.move_cost_usd_per_mw / USD_PER_MODEL_UNIT
             for t in range(T):
                 running = model.running_mw[s, g, t, w]
-                btc, energy, opex = mining_unit_economics(ctx, s, g, t, w_index)
+                # The same pure functions as the audit; with knobs as Params they build
+                # coefficient expressions instead of numbers.
+                btc = btc_mined_per_mw(gen.efficiency_j_per_th, knobs.btc_per_th_day(t, w),
+                                       calendar.days[t], site.uptime_pct)
+                energy = mining_energy_cost_per_mw(site.mining_pue, calendar.hours[t], site.uptime_pct,
+                                                   knobs.power_price(s, t))
+                opex = site.mining_opex_usd_per_mw_month
                 ctx.btc_mined.add((t, w), btc, running)
                 ctx.cash.add((t, w), -(energy + opex) / USD_PER_MODEL_UNIT, running)
                 if move_cost > 0:
                     ctx.cash.add((t, w), -move_cost, model.moved_in_mw[s, g, t, w])
-                ctx.power_use.add((s, t, w), sites[s].mining_pue, running)
+                ctx.power_use.add((s, t, w), site.mining_pue, running)
                 if t == T - 1 and continuation > 0:
                     margin = btc * final_price - energy - opex
-                    ctx.terminal.add(w, margin * continuation / USD_PER_MODEL_UNIT, running)
+                    ctx.terminal.add(w, margin * (continuation / USD_PER_MODEL_UNIT), running)
         salvage = sum(g.installed_mw * g.salvage_usd_per_mw for g in instance.fleet)
         ctx.terminal.add_constant(w, salvage / USD_PER_MODEL_UNIT)
