@@ -1,0 +1,120 @@
+"""Re-solving one model structure under many parameter values (sweeps, break-even searches).
+
+A ParametricSolver builds the model of a base instance once, with its knobs as mutable
+Params (formulation.knobs), and hands it to HiGHS once through Pyomo's persistent
+interface. For each instance of the same structure it assigns the knobs, lets the
+persistent interface edit only the changed coefficients, and solves a canonical copy of
+the updated model (entries sorted, explicit zeros dropped) in a fresh HiGHS: the result of
+a point then depends only on that point's numbers, never on which points the worker solved
+before, so a local pool and a Dask cluster give identical rows.
+"""
+
+from __future__ import annotations
+
+import time
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+
+from models.instance import Instance
+from optimizer.formulation import BuiltModel, build_model, retarget_model
+from optimizer.formulation.context import USD_PER_MODEL_UNIT
+from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads
+
+
+def canonical_lp(lp: highspy.HighsLp) -> highspy.HighsLp:
+    """The same LP with each column's entries sorted by row and zeros dropped."""
+    matrix = lp.a_matrix_
+    starts = np.asarray(matrix.start_, dtype=np.int64)
+    index = np.asarray(matrix.index_, dtype=np.int64)
+    value = np.asarray(matrix.value_, dtype=np.float64)
+    columns = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    keep = value != 0.0
+    columns, index, value = columns[keep], index[keep], value[keep]
+    order = np.lexsort((index, columns))
+    columns, index, value = columns[order], index[order], value[order]
+    counts = np.bincount(columns, minlength=len(starts) - 1)
+    matrix.start_ = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
+    matrix.index_ = index.astype(np.int32)
+    matrix.value_ = value
+    lp.a_matrix_ = matrix
+    return lp
+
+
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: "convergenceCriteriaSatisfied",
+    highspy.HighsModelStatus.kInfeasible: "provenInfeasible",
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasibleOrUnbounded",
+    highspy.HighsModelStatus.kTimeLimit: "maxTimeLimit",
+}
+
+
+class ParametricSolver:
+    """Solves instances that share a base instance's structure without rebuilding."""
+
+    def __init__(self, base: Instance):
+        self.base = base
+        self.timings: dict[str, float] = {}
+        started = time.perf_counter()
+        self.built: BuiltModel = build_model(base, parametric=True)
+        self.timings["build"] = time.perf_counter() - started
+        self.session = HighsSession(self.built, timings=self.timings)
+        solver = self.session.solver
+        self._columns = [
+            (solver._vars[var_id][0], column)
+            for var_id, column in solver._pyomo_var_to_solver_var_map.items()
+        ]
+
+    def accepts(self, instance: Instance) -> bool:
+        """Whether ``instance`` has the base's structure (else it needs its own model)."""
+        from optimizer.formulation.knobs import structure_signature
+
+        return structure_signature(instance) == self.built.signature
+
+    def solve(self, instance: Instance, settings: SolveSettings) -> SolverRun:
+        if not retarget_model(self.built, instance):
+            raise ValueError("instance does not share the base instance's structure")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        self.session.solver.update()
+        lp = canonical_lp(self.session.highs.getLp())
+        timings["update"] = time.perf_counter() - started
+        _prepare_threads(settings.threads)
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("time_limit", float(settings.time_limit_seconds))
+        highs.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
+        highs.setOptionValue("threads", int(settings.threads))
+        highs.setOptionValue("random_seed", int(settings.random_seed))
+        highs.passModel(lp)
+        started = time.perf_counter()
+        highs.run()
+        timings["highs_wall"] = time.perf_counter() - started
+        info = highs.getInfo()
+        status = highs.getModelStatus()
+        has_solution = info.primal_solution_status == 2
+        if has_solution:
+            values = highs.getSolution().col_value
+            for var, column in self._columns:
+                var.set_value(values[column], skip_validation=True)
+        objective = info.objective_function_value if has_solution else None
+        bound = info.mip_dual_bound if has_solution else None
+        gap = abs(bound - objective) / max(abs(objective), 1e-9) if has_solution else None
+        counts = {"variables": lp.num_col_, "constraints": lp.num_row_,
+                  "binaries": int(sum(1 for v in lp.integrality_ if int(v) != 0)),
+                  "nonzeros": int(len(lp.a_matrix_.value_))}
+        return SolverRun(
+            built=self.built, settings=settings,
+            termination=_STATUS.get(status, str(status).rsplit(".", 1)[-1]),
+            has_solution=has_solution, optimal=status == highspy.HighsModelStatus.kOptimal,
+            objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
+            bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
+            gap=gap, highs_seconds=float(highs.getRunTime()),
+            highs_version=f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}",
+            counts=counts, timings=timings,
+        )
+
+
+def objective_value_usd(built: BuiltModel) -> float:
+    return pyo.value(built.model.npv_without_tie_break) * USD_PER_MODEL_UNIT
