@@ -126,6 +126,66 @@ def solve(
     print_summary(console, outcome)
 
 
+@app.command()
+def compare(
+    plan_a: Annotated[Path, typer.Argument(help="First plan directory (A).")],
+    plan_b: Annotated[Path, typer.Argument(help="Second plan directory (B).")],
+    rel_tol: Annotated[float, typer.Option(help="Relative objective tolerance.")] = 1e-6,
+    mw_tol: Annotated[float, typer.Option(help="MW tolerance by site and year.")] = 1e-3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Compare two plans; exit 1 when they differ beyond the tolerances."""
+    from optimizer.compare import compare_plans
+    from optimizer.plan_io import PlanDirError, read_plan
+    from optimizer.report import print_comparison
+
+    try:
+        a, b = read_plan(plan_a), read_plan(plan_b)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    comparison = compare_plans(a, b, rel_tol=rel_tol, mw_tol=mw_tol)
+    if as_json:
+        typer.echo(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print_comparison(console, comparison, str(plan_a), str(plan_b))
+    raise typer.Exit(EXIT_CHECK_FAILED if comparison.differs else EXIT_OK)
+
+
+@app.command()
+def regress(
+    instance_dir: Annotated[Path, typer.Argument(help="Folder of instance files.")],
+    golden: Annotated[Path, typer.Option(help="Folder of golden plan directories.")],
+    update: Annotated[bool, typer.Option(help="Rewrite the golden plans from today's solves.")] = False,
+    rel_tol: Annotated[
+        float | None, typer.Option(help="Objective tolerance (default: each instance's mip_rel_gap).")
+    ] = None,
+) -> None:
+    """Solve every instance in a folder and hold each plan to its golden plan."""
+    from optimizer.regress import regress as run_regress
+    from optimizer.solve import InfeasibleError, NoPlanError
+
+    if not instance_dir.is_dir():
+        raise _fail(EXIT_INVALID, f"{instance_dir}: not a folder of instance files")
+    if not update and not golden.is_dir():
+        raise _fail(EXIT_INVALID, f"--golden {golden}: no such folder (create it with --update)")
+
+    def show(result) -> None:
+        style = {"pass": "green", "fail": "red", "updated": "cyan"}[result.status]
+        console.print(f"[{style}]{result.status:>7}[/] {result.instance}", highlight=False)
+        for problem in result.problems:
+            console.print(f"          - {problem}", markup=False, highlight=False)
+
+    try:
+        results = run_regress(instance_dir, golden, update=update, rel_tol=rel_tol, on_result=show)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    except (InfeasibleError, NoPlanError) as error:
+        raise _fail(EXIT_CHECK_FAILED, f"regression solve failed: {error}") from None
+    failed = [r for r in results if r.status == "fail"]
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
+
+
 def main() -> None:
     # HiGHS and Pyomo write to the process's file descriptors; keep a handle on the terminal.
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

@@ -112,3 +112,35 @@ def print_summary(console: Console, outcome) -> None:
     )
     if outcome.out_dir is not None:
         console.print(f"plan written to {outcome.out_dir}/")
+
+
+def print_comparison(console: Console, comparison, name_a: str, name_b: str) -> None:
+    verdict = "[red]differ[/]" if comparison.differs else "[green]match[/]"
+    console.print(
+        f"A = {name_a}\nB = {name_b}\nplans {verdict}: NPV {usd(comparison.objective_a)} -> "
+        f"{usd(comparison.objective_b)} (relative difference {comparison.objective_rel_diff:.3g}, "
+        f"tolerance {comparison.rel_tol:.3g})", highlight=False,
+    )
+    if comparison.kpis:
+        table = Table(title="KPIs", title_justify="left", show_edge=False)
+        for column in ("scenario", "kpi", "A", "B", "B - A"):
+            table.add_column(column, justify="left" if column in ("scenario", "kpi") else "right")
+        for k in comparison.kpis:
+            fmt = (lambda v: f"{v:,.4f}") if k.name.endswith("_btc") else usd
+            table.add_row(k.scenario, k.name, fmt(k.a), fmt(k.b), fmt(k.delta))
+        console.print(table)
+    if comparison.signings:
+        table = Table(title="Lease signings", title_justify="left", show_edge=False)
+        for column in ("site", "phase", "change", "A", "B", "shift (months)"):
+            table.add_column(column)
+        for s in comparison.signings:
+            table.add_row(s.site, s.phase, s.change, s.month_a or "-", s.month_b or "-",
+                          f"{s.shift_months:+d}" if s.shift_months is not None else "")
+        console.print(table)
+    if comparison.mw:
+        table = Table(title="MW by site and year", title_justify="left", show_edge=False)
+        for column in ("scenario", "site", "year", "measure", "A", "B"):
+            table.add_column(column, justify="right" if column in ("A", "B") else "left")
+        for m in comparison.mw:
+            table.add_row(m.scenario, m.site, m.year, m.measure, f"{m.a:,.1f}", f"{m.b:,.1f}")
+        console.print(table)

@@ -1,0 +1,66 @@
+"""`capalloc regress`: solve every instance of a folder and hold each plan to its golden plan
+(policy: optimizer.testing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.loader import instance_fingerprint, load_instance
+from optimizer.plan_io import PlanDirError, read_plan, write_plan_dir
+from optimizer.testing import plan_mismatches
+
+
+@dataclass
+class RegressionResult:
+    instance: str
+    status: str  # pass | fail | updated
+    npv_usd: float | None = None
+    golden_npv_usd: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def instance_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+
+
+def regress(
+    instance_dir: Path, golden_dir: Path, *, update: bool = False, rel_tol: float | None = None,
+    on_result: Callable[[RegressionResult], None] | None = None,
+) -> list[RegressionResult]:
+    """Solve each instance; compare with ``golden_dir/<instance stem>/`` or (``update``) rewrite it.
+
+    The default tolerance is the instance's own mip_rel_gap (a re-solve may legitimately land
+    anywhere within the gap), at least 1e-6.
+    """
+    from optimizer.pipeline import solve_instance
+    from optimizer.solve import SolveSettings
+
+    results = []
+    for file in instance_files(instance_dir):
+        instance = load_instance(file)
+        outcome = solve_instance(
+            instance, instance_sha256=instance_fingerprint(file),
+            settings=SolveSettings.from_instance(instance),
+        )
+        plan = outcome.result.plan
+        target = golden_dir / file.stem
+        if update:
+            write_plan_dir(outcome.result, target, {"note": "golden plan written by capalloc regress"})
+            result = RegressionResult(file.name, "updated", plan.npv_usd, plan.npv_usd)
+        else:
+            tolerance = rel_tol if rel_tol is not None else max(1e-6, instance.solver.mip_rel_gap)
+            try:
+                golden = read_plan(target)
+            except PlanDirError:
+                result = RegressionResult(file.name, "fail", plan.npv_usd, None,
+                                          [f"no golden plan in {target}; run with --update"])
+            else:
+                problems = plan_mismatches(plan, golden, rel_tol=tolerance, instance=instance)
+                result = RegressionResult(file.name, "fail" if problems else "pass", plan.npv_usd,
+                                          golden.npv_usd, problems)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
