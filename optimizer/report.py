@@ -99,11 +99,10 @@ def print_summary(console: Console, outcome) -> None:
     console.print(leases)
 
     years = Table(title=f"By year (scenario {kpi.scenario})", title_justify="left", show_edge=False)
-    years.add_column("")
-    for year in kpi.ai_mw_online_by_year:
-        years.add_column(year, justify="right")
-    years.add_row("AI IT MW online", *[f"{v:,.0f}" for v in kpi.ai_mw_online_by_year.values()])
-    years.add_row("EH/s (avg)", *[f"{v:,.1f}" for v in kpi.hashrate_ehs_by_year.values()])
+    for column in ("year", "AI IT MW online (Dec)", "EH/s (avg)"):
+        years.add_column(column, justify="right")
+    for year, ai_mw in kpi.ai_mw_online_by_year.items():
+        years.add_row(year, f"{ai_mw:,.0f}", f"{kpi.hashrate_ehs_by_year[year]:,.1f}")
     console.print(years)
     console.print(
         f"minimum cash {usd(kpi.minimum_cash_usd)} ({kpi.minimum_cash_month}) | "
