@@ -186,6 +186,62 @@ def regress(
     raise typer.Exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
 
 
+@app.command()
+def audit(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan directory (or its plan.json).")],
+    instance_file: Annotated[
+        Path | None, typer.Option("--instance", help="The instance file the plan was solved from.")
+    ] = None,
+) -> None:
+    """Recompute a plan from its instance alone and check every rule; exit 1 if it fails."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from models.loader import instance_fingerprint
+    from optimizer.audit import audit_plan
+    from optimizer.pipeline import AUDIT_REL_TOL
+    from optimizer.plan_io import PlanDirError, read_plan
+
+    if instance_file is None:
+        raise _fail(EXIT_INVALID, "--instance: required; give the instance file the plan was solved from")
+    try:
+        instance = load_instance(instance_file)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    try:
+        plan = read_plan(plan_dir)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    if instance_fingerprint(instance_file) != plan.provenance.instance_sha256:
+        err_console.print(f"[yellow]warning[/]: {instance_file} is not the file this plan was solved "
+                          "from (its sha256 differs from the plan's provenance)", highlight=False)
+    report = audit_plan(instance, plan)
+    if report.violations and console.width < 110:  # too narrow for a table: one line each
+        console.print(f"[bold]{len(report.violations)} violation(s)[/]")
+        for v in report.violations:
+            console.print(Text(f"  - {v.line()}"))
+    elif report.violations:
+        table = Table(title=f"{len(report.violations)} violation(s)", box=box.SIMPLE_HEAD)
+        for column in ("rule", "scenario", "site", "month", "amount", "message"):
+            table.add_column(column, justify="right" if column == "amount" else "left",
+                             no_wrap=column != "message")
+        for v in report.violations:
+            site = "/".join(x for x in (v.site, v.item) if x)
+            table.add_row(*(Text(x or "-") for x in (v.rule, v.scenario, site, v.month)),
+                          Text(f"{v.amount:.4g}"), Text(v.message))
+        console.print(table)
+    for scenario, npv in report.scenario_npv_usd.items():
+        stated = {k.scenario: k.npv_usd for k in plan.kpis}.get(scenario)
+        console.print(f"  {scenario}: NPV recomputed {npv:,.2f} USD, plan says "
+                      f"{'-' if stated is None else f'{stated:,.2f}'}", highlight=False)
+    console.print(report.npv_line(AUDIT_REL_TOL), highlight=False)
+    if not report.verdict(AUDIT_REL_TOL).passed:
+        console.print("[bold red]audit failed[/]")
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    console.print("[green]audit passed[/]: no rule violated, NPV agrees with the objective")
+
+
 def main() -> None:
     # HiGHS and Pyomo write to the process's file descriptors; keep a handle on the terminal.
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
