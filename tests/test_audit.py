@@ -110,6 +110,31 @@ def test_mining_line_by_hand(tiny: tuple[Instance, Plan]) -> None:
         report.monthly["btc_mined_btc"].sum() - sold)
 
 
+def test_phase_lines_by_hand(tiny: tuple[Instance, Plan]) -> None:
+    instance, plan = tiny
+    assert plan.decisions.signings[0].signing_month == "2026-07"
+    lines = audit_plan(instance, plan).monthly.set_index("month")
+    # hall1: 20 MW x $10M = $200M over the 12-month lead time, 70 % drawn as project debt.
+    assert lines.loc["2026-07", "ai_capex_usd"] == pytest.approx(-200e6 / 12)
+    assert lines.loc["2026-07", "project_debt_draws_usd"] == pytest.approx(0.7 * 200e6 / 12)
+    assert lines.loc["2026-07", "project_debt_interest_usd"] == 0.0  # nothing owed at its start
+    # 2026-08: interest at 7.5 %/12 on the balance at the month's start.
+    assert lines.loc["2026-08", "project_debt_interest_usd"] == pytest.approx(
+        -0.7 * 200e6 / 12 * 0.075 / 12)
+    assert lines.loc["2027-06", "ai_rent_usd"] == 0.0
+    # Rent from 2027-07: 20 MW x 1000 kW x $150 = $3.0M, +3 % from the 13th rent month.
+    assert lines.loc["2027-07", "ai_rent_usd"] == pytest.approx(3.0e6)
+    assert lines.loc["2028-06", "ai_rent_usd"] == pytest.approx(3.0e6)
+    assert lines.loc["2028-07", "ai_rent_usd"] == pytest.approx(3.09e6)
+    assert lines.loc["2027-07", "ai_opex_usd"] == pytest.approx(-20 * 10_000.0)
+    # Level payments on $140M over 120 months at r = 0.625 %/month from the first rent month.
+    r = 0.075 / 12
+    payment = 140e6 * r / (1 - (1 + r) ** -120)
+    assert lines.loc["2027-07", "project_debt_interest_usd"] == pytest.approx(-140e6 * r)
+    assert lines.loc["2027-07", "project_debt_principal_usd"] == pytest.approx(-(payment - 140e6 * r))
+    assert lines.loc["2027-07", "project_debt_balance_usd"] == pytest.approx(140e6 - (payment - 140e6 * r))
+
+
 def test_npv_and_revolver_lines_by_hand() -> None:
     # Two months, no fleet, no phases, $5M of cash, a revolver of $10M with $4M drawn at 6 %/yr
     # and a 0.6 %/yr undrawn fee. The plan repays $1M in month 0 and pays out $300k.
