@@ -85,20 +85,26 @@ def _friendly_path(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem]:
+    raw = [
+        (_friendly_path(tuple(item["loc"]), data), item["msg"].removeprefix("Value error, "), item["type"])
+        for item in error.errors(include_url=False)
+    ]
+    # A value that fits no member of a union (a number, or a {csv}/{growth} mapping) yields one
+    # error per member; the member's plain type mismatch is noise when another error explains it.
+    explained = {path for path, _, kind in raw if kind not in _UNION_NOISE}
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for item in error.errors(include_url=False):
-        path = _friendly_path(tuple(item["loc"]), data)
-        message = item["msg"].removeprefix("Value error, ")
-        key = (path, message)
-        # A value that fits no member of a union yields one error per member; keep the first.
-        if any(p == path for p, _ in seen) and item["type"] in ("float_type", "model_type"):
+    for path, message, kind in raw:
+        if kind in _UNION_NOISE and path in explained:
             continue
-        if key in seen:
+        if (path, message) in seen:
             continue
-        seen.add(key)
-        problems.append(Problem(path, message, _HINTS.get(item["type"], "")))
+        seen.add((path, message))
+        problems.append(Problem(path, message, _HINTS.get(kind, "")))
     return problems
+
+
+_UNION_NOISE = ("float_type", "model_type", "union_tag_invalid")
 
 
 def _semantic_problems(instance: Instance) -> list[Problem]:
