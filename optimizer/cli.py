@@ -85,14 +85,15 @@ def solve(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Solve an instance and write its plan directory (default: plans/<instance name>)."""
-    from optimizer.pipeline import AuditDisagreement, solve_file
-    from optimizer.report import ProgressDisplay, print_summary
-    from optimizer.solve import InfeasibleError, NoPlanError
-
     try:
         instance = load_instance(file)
     except InstanceError as error:
         raise _instance_problems(error) from None
+    # Pyomo and HiGHS take a second to import: only once the input is known to be good.
+    from optimizer.pipeline import AuditDisagreement, solve_file
+    from optimizer.report import ProgressDisplay, print_summary
+    from optimizer.solve import InfeasibleError, NoPlanError
+
     if time_limit is not None and time_limit <= 0:
         raise _fail(EXIT_INVALID, "--time-limit: must be > 0 seconds")
     if mip_gap is not None and not 0 <= mip_gap <= 1:
