@@ -243,6 +243,103 @@ def audit(
     console.print("[green]audit passed[/]: no rule violated, NPV agrees with the objective")
 
 
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec file (YAML); see models/sweep.py.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder: results, charts.")],
+    workers: Annotated[int, typer.Option(help="Local worker processes (1: solve in this process).")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (e.g. tcp://10.0.0.5:8786) to run on.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the sweep in OUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Solve every point of a sensitivity sweep (grid, oat, lhs, random); write results and charts."""
+    from rich.markup import escape
+
+    from optimizer.sweep.charts import print_summary
+    from optimizer.sweep.runner import SweepAborted, run_sweep
+    from optimizer.sweep.store import ResultStore
+
+    if workers < 1:
+        raise _fail(EXIT_INVALID, "--workers: must be >= 1")
+    try:
+        run = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume,
+                        progress=not quiet, console=err_console)
+    except InstanceError as error:
+        err_console.print("[bold red]invalid sweep[/] " + escape(error.source),
+                          highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  - {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except SweepAborted as error:
+        raise _fail(EXIT_CHECK_FAILED, f"sweep stopped: {error}; finished points are kept, "
+                    "rerun with --resume") from None
+    finished = run.done_before + run.solved_now
+    if run.interrupted:
+        err_console.print(f"interrupted: {finished} of {run.total} point(s) finished and kept in "
+                          f"{out}; rerun with --resume to continue", markup=False, highlight=False)
+        raise typer.Exit(130)
+    if not quiet:
+        from models.loader import load_instance as _load
+
+        store = ResultStore(out)
+        base = _load(Path(store.manifest()["base_instance"]))
+        print_summary(console, store.records(), base)
+        console.print(f"{run.solved_now} point(s) solved in {run.seconds:.1f} s "
+                      f"({run.points_per_minute:.1f} points/min), {run.done_before} resumed; "
+                      f"{', '.join(f'{k} {v}' for k, v in sorted(run.counts.items())) or 'nothing to do'}",
+                      markup=False, highlight=False)
+        console.print(f"results: {run.results_csv}; charts: "
+                      f"{', '.join(p.name for p in run.charts if p.suffix == '.png') or 'none'}",
+                      markup=False, highlight=False)
+
+
+@app.command()
+def breakeven(
+    instance_file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON).")],
+    param: Annotated[str, typer.Option("--param", help="Path of the parameter, as in sweep specs.")],
+    value_range: Annotated[
+        tuple[float, float], typer.Option("--range", help="LO HI: the interval searched.")
+    ],
+    watch: Annotated[str, typer.Option("--watch", help=(
+        "signed:SITE/PHASE, signed_by:SITE/PHASE:YYYY-MM or npv_positive."))],
+    tol: Annotated[float | None, typer.Option(help="Bracket width to stop at (default (HI-LO)/1000).")
+                   ] = None,
+    time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit per solve, s.")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Relative MIP gap per solve (0: exact).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Find by bisection the parameter value at which a decision of the optimal plan flips."""
+    from rich.markup import escape
+
+    from optimizer.report import usd
+    from optimizer.sweep.breakeven import find_breakeven
+
+    def show(step) -> None:
+        if not as_json:
+            err_console.print(f"  {param} = {step.value:,.6g}: {step.state} (NPV {usd(step.npv_usd)})",
+                              markup=False, highlight=False)
+
+    try:
+        result = find_breakeven(instance_file, param, value_range[0], value_range[1], watch, tol=tol,
+                                time_limit=time_limit, mip_gap=mip_gap, on_step=show)
+    except InstanceError as error:
+        err_console.print("[bold red]invalid input[/] " + escape(error.source),
+                          highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  - {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=1))
+        return
+    console.print(
+        f"break-even of {watch}: {param} = {result.value:,.6g} (+/- {result.tolerance / 2:,.3g}); "
+        f"at {result.low:,.6g}: {result.state_low} (NPV {usd(result.npv_low_usd)}), "
+        f"at {result.high:,.6g}: {result.state_high} (NPV {usd(result.npv_high_usd)}); "
+        f"{len(result.steps)} solves", markup=False, highlight=False)
+
+
 def main() -> None:
     # HiGHS and Pyomo write to the process's file descriptors; keep a handle on the terminal.
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

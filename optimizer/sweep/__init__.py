@@ -1,0 +1,12 @@
+"""Sensitivity sweeps: spec expansion, runner (local pool or Dask), results store, charts,
+break-even search. Specs are described in ``models/sweep.py``."""
+
+from optimizer.sweep.breakeven import BreakevenError, BreakevenResult, find_breakeven
+from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
+from optimizer.sweep.runner import SweepAborted, SweepRun, run_sweep
+from optimizer.sweep.worker import PointSolver, ResultRow
+
+__all__ = [
+    "BreakevenError", "BreakevenResult", "Expansion", "PointSolver", "ResultRow", "SweepAborted",
+    "SweepPoint", "SweepRun", "expand_file", "find_breakeven", "run_sweep",
+]

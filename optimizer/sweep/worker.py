@@ -1,0 +1,183 @@
+"""Solving sweep points: a PointSolver lives in each worker process and solves point after point.
+
+``PointSolver().solve(point_id, instance, params) -> ResultRow`` is the whole interface the
+runner and the break-even search use. Today it builds the model for every point; a persistent
+re-solve (mutable parameters on one built model) can slot in behind the same method.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.instance import Instance
+from models.plan import Plan
+
+STATUSES = ("optimal", "time_limit", "infeasible", "no_plan", "error")
+FIXED_COLUMNS = ("point_id", "status", "message", "npv_usd", "gap_pct", "minimum_cash_usd",
+                 "peak_debt_usd", "mw_signed_total")
+TIMING_COLUMNS = ("solve_seconds", "highs_seconds")
+PARAM_PREFIX = "param."
+
+
+@dataclass
+class ResultRow:
+    """What one point gave: status, NPV, gap, decisions and KPIs (first scenario), timings.
+
+    ``metrics`` holds the per-site, per-phase and per-year columns:
+    ``first_signing.<site>`` (YYYY-MM or None), ``mw_signed.<site>``,
+    ``signing.<site>/<phase>`` (YYYY-MM or None), ``ai_mw_online.<year>``, ``hashrate_ehs.<year>``.
+    """
+
+    point_id: str
+    params: dict[str, Any]
+    status: str
+    message: str = ""
+    npv_usd: float | None = None
+    gap_pct: float | None = None
+    minimum_cash_usd: float | None = None
+    peak_debt_usd: float | None = None
+    mw_signed_total: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    solve_seconds: float = 0.0
+    highs_seconds: float = 0.0
+
+    @property
+    def solved(self) -> bool:
+        return self.status in ("optimal", "time_limit")
+
+    def record(self) -> dict[str, Any]:
+        """Flat mapping: fixed columns, param.<name>, metrics, timings (JSON/CSV-ready)."""
+        out: dict[str, Any] = {c: getattr(self, c) for c in FIXED_COLUMNS}
+        out.update({PARAM_PREFIX + k: v for k, v in self.params.items()})
+        out.update(self.metrics)
+        out.update({c: getattr(self, c) for c in TIMING_COLUMNS})
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ResultRow:
+        known = set(FIXED_COLUMNS) | set(TIMING_COLUMNS)
+        params = {k[len(PARAM_PREFIX):]: v for k, v in record.items() if k.startswith(PARAM_PREFIX)}
+        metrics = {k: v for k, v in record.items() if k not in known and not k.startswith(PARAM_PREFIX)}
+        fields_ = {k: record.get(k) for k in known}
+        return cls(params=params, metrics=metrics, **fields_)
+
+    def signing_month(self, site: str, phase: str) -> str | None:
+        return self.metrics.get(f"signing.{site}/{phase}")
+
+
+def _years(instance: Instance) -> list[str]:
+    from models.common import month_ordinal
+
+    first = month_ordinal(instance.start)
+    return sorted({str((first + t) // 12) for t in range(instance.horizon_months)})
+
+
+def empty_metrics(instance: Instance) -> dict[str, Any]:
+    """Every metric column of the instance, unset (a point without a plan)."""
+    out: dict[str, Any] = {}
+    for site in instance.sites:
+        out[f"first_signing.{site.id}"] = None
+        out[f"mw_signed.{site.id}"] = None
+    for site in instance.sites:
+        for phase in site.ai_phases:
+            out[f"signing.{site.id}/{phase.id}"] = None
+    for year in _years(instance):
+        out[f"ai_mw_online.{year}"] = None
+    for year in _years(instance):
+        out[f"hashrate_ehs.{year}"] = None
+    return out
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def row_from_plan(point_id: str, params: dict[str, Any], instance: Instance, plan: Plan) -> ResultRow:
+    """The result row of a solved point (KPIs of the first scenario)."""
+    metrics = empty_metrics(instance)
+    for site in instance.sites:
+        signed = [s for s in plan.decisions.signings if s.site == site.id]
+        metrics[f"mw_signed.{site.id}"] = round(float(sum(s.critical_it_mw for s in signed)), 6)
+        if signed:
+            metrics[f"first_signing.{site.id}"] = min(s.signing_month for s in signed)
+    for s in plan.decisions.signings:
+        metrics[f"signing.{s.site}/{s.phase}"] = s.signing_month
+    kpis = plan.kpis[0]
+    for year, mw in kpis.ai_mw_online_by_year.items():
+        metrics[f"ai_mw_online.{year}"] = mw
+    for year, ehs in kpis.hashrate_ehs_by_year.items():
+        metrics[f"hashrate_ehs.{year}"] = ehs
+    status = "optimal" if plan.solver.status in ("optimal", "gap_limit") else "time_limit"
+    return ResultRow(
+        point_id=point_id, params=dict(params), status=status, npv_usd=plan.npv_usd,
+        gap_pct=_finite(plan.solver.gap_pct), minimum_cash_usd=kpis.minimum_cash_usd,
+        peak_debt_usd=kpis.peak_debt_usd,
+        mw_signed_total=round(float(sum(s.critical_it_mw for s in plan.decisions.signings)), 6),
+        metrics=metrics,
+    )
+
+
+class PointSolver:
+    """Solves sweep points one after another in one process.
+
+    ``threads`` overrides the instance's HiGHS threads (the runner passes 1 when several
+    points run side by side); ``time_limit``/``mip_gap`` override its other solver settings.
+    """
+
+    def __init__(self, threads: int | None = None, *, time_limit: float | None = None,
+                 mip_gap: float | None = None):
+        self.threads, self.time_limit, self.mip_gap = threads, time_limit, mip_gap
+        self.points_solved = 0
+
+    def solve(self, point_id: str, instance: Instance, params: dict[str, Any]) -> ResultRow:
+        from optimizer.pipeline import solve_instance
+        from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
+
+        started = time.perf_counter()
+        settings = SolveSettings.from_instance(instance, threads=self.threads,
+                                               time_limit=self.time_limit, mip_gap=self.mip_gap)
+        highs_seconds = 0.0
+        try:
+            outcome = solve_instance(instance, instance_sha256="", settings=settings, audit=False)
+            row = row_from_plan(point_id, params, instance, outcome.result.plan)
+            highs_seconds = outcome.highs_seconds
+        except InfeasibleError as error:
+            row = ResultRow(point_id, dict(params), "infeasible", "; ".join(error.reasons),
+                            metrics=empty_metrics(instance))
+        except NoPlanError as error:
+            row = ResultRow(point_id, dict(params), "no_plan", str(error),
+                            metrics=empty_metrics(instance))
+        except Exception as error:  # one bad point must not end the sweep
+            row = ResultRow(point_id, dict(params), "error", f"{type(error).__name__}: {error}",
+                            metrics=empty_metrics(instance))
+        row.solve_seconds = round(time.perf_counter() - started, 4)
+        row.highs_seconds = round(highs_seconds, 4)
+        self.points_solved += 1
+        return row
+
+
+# One PointSolver per worker process (process pool or Dask worker), kept across points.
+_SOLVER: PointSolver | None = None
+
+
+def process_solver(threads: int | None) -> PointSolver:
+    global _SOLVER
+    if _SOLVER is None or _SOLVER.threads != threads:
+        _SOLVER = PointSolver(threads)
+    return _SOLVER
+
+
+def init_pool_worker() -> None:
+    """Process-pool initializer: leave Ctrl-C to the parent, which cancels and keeps results."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def solve_task(point_id: str, instance: Instance, params: dict[str, Any],
+               threads: int | None) -> dict[str, Any]:
+    """Entry point of a pool or Dask task: the flat record of the solved point."""
+    return process_solver(threads).solve(point_id, instance, params).record()
