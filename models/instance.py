@@ -277,6 +277,12 @@ class TerminalValue(Strict):
     )
 
 
+DEFAULT_HIGHS_OPTIONS: dict[str, bool | int | float | str] = {
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_allow_restart": False,
+}
+
+
 class SolverSettings(Strict):
     """HiGHS settings. Same settings and instance give byte-identical plans."""
 
@@ -286,6 +292,14 @@ class SolverSettings(Strict):
     )
     threads: int = Field(1, ge=1, le=64, description="HiGHS threads.")
     random_seed: int = Field(0, ge=0, description="HiGHS random seed.")
+    highs_options: dict[str, bool | int | float | str] = Field(
+        default_factory=lambda: dict(DEFAULT_HIGHS_OPTIONS),
+        description=(
+            "Further HiGHS options by name. The default turns off the root reduced-cost sub-MIP "
+            "heuristic and root restarts, which cost more than they gave on cleanspark_2026 "
+            "(14.9 s -> 10.6 s to a 0.1 % gap); write {} for HiGHS's own defaults."
+        ),
+    )
 
 
 class Instance(Strict):

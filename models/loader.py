@@ -229,6 +229,24 @@ def _semantic_problems(instance: Instance) -> list[Problem]:
         problems.append(Problem("finance.revolver.drawn_at_start_usd", "exceeds limit_usd"))
 
     problems.extend(_series_coverage(instance))
+    problems.extend(_highs_option_problems(instance))
+    return problems
+
+
+def _highs_option_problems(instance: Instance) -> list[Problem]:
+    """Options HiGHS does not know, or values of the wrong kind (HiGHS checks them itself)."""
+    try:
+        import highspy
+    except ImportError:  # validation without the solver installed: HiGHS will complain later
+        return []
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    problems = []
+    for name, value in sorted(instance.solver.highs_options.items()):
+        if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            problems.append(Problem(f"solver.highs_options.{name}",
+                                    f"HiGHS rejects {name} = {value!r}",
+                                    "check the option's name and type in HiGHS's documentation"))
     return problems
 
 

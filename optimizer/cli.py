@@ -249,7 +249,7 @@ def sweep(
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder: results, charts.")],
     workers: Annotated[int, typer.Option(help="Local worker processes (1: solve in this process).")] = 1,
     scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address (e.g. tcp://10.0.0.5:8786) to run on.")
+        str | None, typer.Option(help="Dask scheduler address (e.g. tcp://127.0.0.1:8786) to run on.")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the sweep in OUT.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,

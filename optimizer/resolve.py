@@ -50,10 +50,33 @@ _STATUS = {
 }
 
 
+REFERENCE_CAPEX_USD_PER_MW_IT = 1e6
+REFERENCE_LEASE_USD_PER_KW_MONTH = 100.0
+
+
+def reference_instance(instance: Instance) -> Instance:
+    """The instance with every non-zero capex and lease rate set to a fixed reference value.
+
+    Capex and lease rates enter a parametric model as scales of its base instance's figures,
+    so the last bits of a coefficient depend on the base. Building every model from the
+    reference base of its structure makes a point's coefficients, and so its HiGHS path and
+    plan, the same whichever point a worker happened to build its model from.
+    """
+    copy = instance.model_copy(deep=True)
+    for site in copy.sites:
+        for phase in site.ai_phases:
+            if phase.capex_usd_per_mw_it != 0.0:
+                phase.capex_usd_per_mw_it = REFERENCE_CAPEX_USD_PER_MW_IT
+            if phase.lease_usd_per_kw_month != 0.0:
+                phase.lease_usd_per_kw_month = REFERENCE_LEASE_USD_PER_KW_MONTH
+    return copy
+
+
 class ParametricSolver:
     """Solves instances that share a base instance's structure without rebuilding."""
 
     def __init__(self, base: Instance):
+        base = reference_instance(base)
         self.base = base
         self.timings: dict[str, float] = {}
         started = time.perf_counter()
@@ -83,10 +106,8 @@ class ParametricSolver:
         _prepare_threads(settings.threads)
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
-        highs.setOptionValue("time_limit", float(settings.time_limit_seconds))
-        highs.setOptionValue("mip_rel_gap", float(settings.mip_rel_gap))
-        highs.setOptionValue("threads", int(settings.threads))
-        highs.setOptionValue("random_seed", int(settings.random_seed))
+        for name, value in settings.highs_option_values().items():
+            highs.setOptionValue(name, value)
         highs.passModel(lp)
         started = time.perf_counter()
         highs.run()

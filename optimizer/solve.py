@@ -3,6 +3,7 @@ progress, extract the plan, explain infeasibility."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,15 @@ class SolveSettings:
     mip_rel_gap: float
     threads: int
     random_seed: int
+    highs_options: tuple[tuple[str, bool | int | float | str], ...] = ()
+
+    def highs_option_values(self) -> dict[str, bool | int | float | str]:
+        """Every HiGHS option this solve sets, by HiGHS's own names."""
+        return {
+            "time_limit": float(self.time_limit_seconds), "mip_rel_gap": float(self.mip_rel_gap),
+            "threads": int(self.threads), "random_seed": int(self.random_seed),
+            **dict(self.highs_options),
+        }
 
     @classmethod
     def from_instance(
@@ -37,6 +47,7 @@ class SolveSettings:
             mip_rel_gap=mip_gap if mip_gap is not None else s.mip_rel_gap,
             threads=threads if threads is not None else s.threads,
             random_seed=seed if seed is not None else s.random_seed,
+            highs_options=tuple(sorted(s.highs_options.items())),
         )
 
 
@@ -164,7 +175,7 @@ class HighsSession:
             time_limit=settings.time_limit_seconds,
             rel_gap=settings.mip_rel_gap,
             threads=settings.threads,
-            solver_options={"random_seed": settings.random_seed},
+            solver_options={"random_seed": settings.random_seed, **dict(settings.highs_options)},
             raise_exception_on_nonoptimal_result=False,
             load_solutions=False,
         )
@@ -211,8 +222,9 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
     from optimizer.calendar import Calendar
 
     built = build_model(instance, elastic_cash=True)
-    run = run_highs(built, SolveSettings(min(settings.time_limit_seconds, 60.0), 0.01,
-                                         settings.threads, settings.random_seed))
+    quick = dataclasses.replace(settings, time_limit_seconds=min(settings.time_limit_seconds, 60.0),
+                                mip_rel_gap=0.01)
+    run = run_highs(built, quick)
     if not run.has_solution:
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]

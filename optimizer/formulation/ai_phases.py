@@ -112,6 +112,10 @@ class SignedBy:
         return terms
 
 
+STEP_TOLERANCE = 1e-12
+"""Relative size below which a profile's month-to-month difference is rounding noise."""
+
+
 class Profile:
     """A flow by age since signing, in one or more parts, with the ages where it changes."""
 
@@ -119,15 +123,24 @@ class Profile:
         self.parts = parts
         self.length = max(len(p) for p in parts)
         self.steps: list[tuple[int, tuple[float, ...]]] = []
-        previous = (0.0,) * len(parts)
+        self.levels: list[tuple[float, ...]] = []
+        # Level stretches (an annuity's interest + principal, say) differ month to month by
+        # rounding noise of 1e-15; a step below STEP_TOLERANCE of the last recorded level is
+        # not a change. Steps are taken from the last recorded level, so noise cannot add up,
+        # and value() returns the recorded levels, so head and steps stay consistent.
+        recorded = (0.0,) * len(parts)
         for age in range(self.length + 1):
-            current = self.value(age)
-            if current != previous:
-                self.steps.append((age, tuple(c - p for c, p in zip(current, previous, strict=True))))
-            previous = current
+            raw = tuple(p[age] if age < len(p) else 0.0 for p in parts)
+            step = tuple(c - r for c, r in zip(raw, recorded, strict=True))
+            if any(abs(d) > STEP_TOLERANCE * (1.0 + abs(r)) for d, r in zip(step, recorded, strict=True)):
+                self.steps.append((age, step))
+                recorded = raw
+            self.levels.append(recorded)
 
     def value(self, age: int) -> tuple[float, ...]:
-        return tuple(p[age] if 0 <= age < len(p) else 0.0 for p in self.parts)
+        if 0 <= age < self.length:
+            return self.levels[age]
+        return (0.0,) * len(self.parts)
 
 
 def cash_combiner(ctx: BuildContext, key: tuple[str, str]):

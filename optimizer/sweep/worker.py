@@ -1,8 +1,8 @@
 """Solving sweep points: a PointSolver lives in each worker process and solves point after point.
 
 ``PointSolver().solve(point_id, instance, params) -> ResultRow`` is the whole interface the
-runner and the break-even search use. Today it builds the model for every point; a persistent
-re-solve (mutable parameters on one built model) can slot in behind the same method.
+runner and the break-even search use. A worker builds a model once per structure and
+re-solves it with changed parameters (optimizer.resolve.ParametricSolver).
 """
 
 from __future__ import annotations
@@ -131,9 +131,10 @@ class PointSolver:
                  mip_gap: float | None = None):
         self.threads, self.time_limit, self.mip_gap = threads, time_limit, mip_gap
         self.points_solved = 0
+        self.models_built = 0
+        self._parametric = None  # optimizer.resolve.ParametricSolver of the last structure
 
     def solve(self, point_id: str, instance: Instance, params: dict[str, Any]) -> ResultRow:
-        from optimizer.pipeline import solve_instance
         from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
 
         started = time.perf_counter()
@@ -141,9 +142,8 @@ class PointSolver:
                                                time_limit=self.time_limit, mip_gap=self.mip_gap)
         highs_seconds = 0.0
         try:
-            outcome = solve_instance(instance, instance_sha256="", settings=settings, audit=False)
-            row = row_from_plan(point_id, params, instance, outcome.result.plan)
-            highs_seconds = outcome.highs_seconds
+            plan, highs_seconds = self._solve(instance, settings)
+            row = row_from_plan(point_id, params, instance, plan)
         except InfeasibleError as error:
             row = ResultRow(point_id, dict(params), "infeasible", "; ".join(error.reasons),
                             metrics=empty_metrics(instance))
@@ -157,6 +157,28 @@ class PointSolver:
         row.highs_seconds = round(highs_seconds, 4)
         self.points_solved += 1
         return row
+
+    def _solve(self, instance: Instance, settings) -> tuple[Plan, float]:
+        """Re-solve on the worker's persistent model when the structure allows, else build one.
+
+        Points that differ from the model's instance only in market prices, hashrate, fees,
+        power prices, capex or lease rates re-use it (optimizer.resolve.ParametricSolver);
+        anything else (a lead time, a term, a site) builds the model of the new structure.
+        """
+        from optimizer.extract import extract_plan
+        from optimizer.resolve import ParametricSolver
+        from optimizer.solve import InfeasibleError, NoPlanError, explain_infeasibility
+
+        if self._parametric is None or not self._parametric.accepts(instance):
+            self._parametric = ParametricSolver(instance)
+            self.models_built += 1
+        run = self._parametric.solve(instance, settings)
+        if not run.has_solution:
+            if run.termination in ("provenInfeasible", "infeasibleOrUnbounded"):
+                raise InfeasibleError(explain_infeasibility(instance, settings))
+            raise NoPlanError(f"HiGHS stopped ({run.termination}) after {run.highs_seconds:.1f} s "
+                              "without a plan")
+        return extract_plan(run, "").plan, run.highs_seconds
 
 
 # One PointSolver per worker process (process pool or Dask worker), kept across points.
