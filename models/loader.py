@@ -59,12 +59,15 @@ _HINTS = {
 _LOC_NOISE = ("float", "int", "growth", "csv", "function-after", "function-before", "tagged-union")
 
 
-def _friendly_path(loc: tuple[Any, ...], data: Any) -> str:
-    """Turn ('sites', 0, 'ai_phases', 1, 'lead_time_months') into sites[georgia].ai_phases[p2]..."""
+def friendly_path(loc: tuple[Any, ...], data: Any, noise: tuple[str, ...] = _LOC_NOISE) -> str:
+    """Turn ('sites', 0, 'ai_phases', 1, 'lead_time_months') into sites[georgia].ai_phases[p2]...
+
+    List positions become the element's id (or name) where it has one; location parts in
+    ``noise`` (union members and validators pydantic adds) are left out."""
     parts: list[str] = []
     node = data
     for item in loc:
-        if isinstance(item, str) and item.split("[")[0] in _LOC_NOISE:
+        if isinstance(item, str) and item.split("[")[0] in noise:
             continue
         if isinstance(item, int):
             label = str(item)
@@ -86,7 +89,7 @@ def _friendly_path(loc: tuple[Any, ...], data: Any) -> str:
 
 def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem]:
     raw = [
-        (_friendly_path(tuple(item["loc"]), data), item["msg"].removeprefix("Value error, "), item["type"])
+        (friendly_path(tuple(item["loc"]), data), item["msg"].removeprefix("Value error, "), item["type"])
         for item in error.errors(include_url=False)
     ]
     # A value that fits no member of a union (a number, or a {csv}/{growth} mapping) yields one

@@ -57,7 +57,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from models.common import Strict
-from models.loader import InstanceError, Problem
+from models.loader import InstanceError, Problem, friendly_path
 
 # ----------------------------------------------------------------------------- paths
 
@@ -312,25 +312,7 @@ class SweepSpecError(InstanceError):
     """A sweep spec that cannot be run; ``problems`` names each problem (CLI exit 2)."""
 
 
-def _loc_path(loc: tuple[Any, ...], data: Any) -> str:
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, str) and item in ("uniform", "normal", "lognormal", "triangular"):
-            continue
-        if isinstance(item, int):
-            label = str(item)
-            if isinstance(node, list) and 0 <= item < len(node):
-                node = node[item]
-                if isinstance(node, dict) and isinstance(node.get("name"), str):
-                    label = node["name"]
-            else:
-                node = None
-            parts.append(f"[{label}]")
-        else:
-            node = node.get(item) if isinstance(node, dict) else None
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
+_DISTRIBUTION_TAGS = ("uniform", "normal", "lognormal", "triangular")
 
 
 def validate_sweep_data(data: Any, source: str = "<sweep>") -> SweepSpec:
@@ -343,7 +325,7 @@ def validate_sweep_data(data: Any, source: str = "<sweep>") -> SweepSpec:
         problems = []
         for item in error.errors(include_url=False):
             message = item["msg"].removeprefix("Value error, ")
-            problem = Problem(_loc_path(tuple(item["loc"]), data), message)
+            problem = Problem(friendly_path(tuple(item["loc"]), data, _DISTRIBUTION_TAGS), message)
             if problem not in problems:
                 problems.append(problem)
         raise SweepSpecError(source, problems) from None
