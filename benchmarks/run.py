@@ -83,9 +83,10 @@ COLUMNS = (
     "total_cpu_s", "build_cpu_s", "handoff_cpu_s", "highs_wall_cpu_s",
     "pure_highs_s", "pure_highs_own_s", "pure_highs_cpu_s", "ratio", "ratio_cpu", "highs_share", "overhead_s",
     "status", "gap_pct",
-    "pure_status", "pure_gap_pct", "nodes", "pure_nodes", "peak_rss_mb", "peak_rss_all_mb",
+    "pure_status", "pure_gap_pct", "nodes", "pure_nodes", "rss_before_build_mb",
+    "rss_after_build_mb", "rss_after_handoff_mb", "peak_rss_mb", "peak_rss_all_mb",
     "time_limit_s", "mps_write_s", "matrix_range", "cost_range", "bound_range", "rhs_range",
-    "warnings", "fallback", "error",
+    "warnings", "highs_options", "fallback", "error",
 )
 
 
@@ -96,7 +97,18 @@ def _rss_mb() -> float:
 # ----------------------------------------------------------------------------- child side
 
 
-def _pure_highs(lp, time_limit: float, log_file: Path) -> dict[str, Any]:
+def solve_options(instance, time_limit: float) -> dict[str, Any]:
+    """The HiGHS options the pipeline sets for this instance (gap 0.1 %, 1 thread, seed 0)."""
+    from optimizer.solve import SolveSettings
+
+    settings = SolveSettings.from_instance(instance, mip_gap=MIP_GAP, time_limit=time_limit,
+                                           threads=1, seed=0)
+    if hasattr(settings, "highs_option_values"):  # the instance's own highs_options too
+        return dict(settings.highs_option_values())
+    return {"time_limit": float(time_limit), "mip_rel_gap": MIP_GAP, "threads": 1, "random_seed": 0}
+
+
+def _pure_highs(lp, options: dict[str, Any], log_file: Path) -> dict[str, Any]:
     """Solve a copy of the model in a fresh highspy instance with the pipeline's options."""
     import highspy
 
@@ -105,8 +117,7 @@ def _pure_highs(lp, time_limit: float, log_file: Path) -> dict[str, Any]:
     h2.setOptionValue("log_to_console", False)
     h2.setOptionValue("log_file", str(log_file))
     h2.passModel(lp)
-    for key, value in (("mip_rel_gap", MIP_GAP), ("threads", 1), ("random_seed", 0),
-                       ("time_limit", float(time_limit))):
+    for key, value in options.items():
         h2.setOptionValue(key, value)
     started, cpu = time.perf_counter(), time.process_time()
     h2.run()
@@ -184,14 +195,21 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
     wall_started, cpu_started = time.perf_counter(), time.process_time()
     with clock("validate"):
         instance = validate_instance_data(data, source=spec.name)
+    rss_start = _rss_mb()
     with clock("build"):
         built = build_model(instance)
+    row["rss_after_build_mb"] = _rss_mb()
     with clock("handoff"):
         session = HighsSession(built)
+    row["rss_after_handoff_mb"] = _rss_mb()
+    row["rss_before_build_mb"] = rss_start
     settings = SolveSettings.from_instance(instance, mip_gap=MIP_GAP, time_limit=time_limit, threads=1,
-                                           seed=0)
+                                           seed=0)  # the same options as solve_options()
+    solve_timings: dict[str, float] = {}
     with clock("highs_wall"):
-        run = session.run(settings, timings={})
+        run = session.run(settings, timings=solve_timings)
+    if "load" in solve_timings:  # loading the solution into Pyomo (part of highs_wall)
+        t["load"] = solve_timings["load"]
     row["nodes"] = _node_count(session.highs)
 
     def downstream(solved) -> None:
@@ -221,7 +239,7 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
     row.update(_sizes(instance))
     row.update(_run_summary(run, t))
     _checkpoint(out_dir, spec.name, row)
-    row.update(_mps_and_pure(session, spec, out_dir, time_limit))
+    row.update(_mps_and_pure(session, spec, out_dir, solve_options(instance, time_limit)))
     if not run.has_solution:
         # No plan within the limit: time extraction, audit and writing on the do-nothing plan
         # (every signing bounded to 0: an LP) so that they are still measured at this size, and
@@ -275,7 +293,7 @@ def run_file(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
     instance = load_instance(spec.file)
     row.update(_sizes(instance))
     session = HighsSession(build_model(instance))
-    row.update(_mps_and_pure(session, spec, out_dir, time_limit))
+    row.update(_mps_and_pure(session, spec, out_dir, solve_options(instance, time_limit)))
     return row
 
 
@@ -296,13 +314,13 @@ def _sizes(instance) -> dict[str, Any]:
             "scenarios": len(instance.market.scenarios)}
 
 
-def _mps_and_pure(session, spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
-    row: dict[str, Any] = {}
+def _mps_and_pure(session, spec: Spec, out_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"highs_options": " ".join(f"{k}={v}" for k, v in sorted(options.items()))}
     started = time.perf_counter()
     session.highs.writeModel(str(out_dir / f"{spec.name}.mps"))
     row["mps_write_s"] = time.perf_counter() - started
     lp = session.highs.getLp()
-    row.update(_pure_highs(lp, time_limit, out_dir / f"{spec.name}.highs.log"))
+    row.update(_pure_highs(lp, options, out_dir / f"{spec.name}.highs.log"))
     row["peak_rss_all_mb"] = _rss_mb()
     return row
 
@@ -350,7 +368,19 @@ def machine_info() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "nproc": os.cpu_count(), "cpu": cpu,
             "python": platform.python_version(), "pyomo": pyomo.__version__,
-            "highspy": highs_version, "loadavg_at_start": load}
+            "highspy": highs_version, "loadavg_at_start": load, "git": _git_state()}
+
+
+def _git_state() -> str:
+    """The commit measured, and whether models/ or optimizer/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "models", "optimizer"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return f"{head}{' + uncommitted changes in models/optimizer' if dirty else ''}" if head else "?"
 
 
 def run_size(name: str, out_dir: Path, time_limit: float | None) -> dict[str, Any]:
@@ -379,6 +409,10 @@ def run_size(name: str, out_dir: Path, time_limit: float | None) -> dict[str, An
         row["error"] = "; ".join(filter(None, [row.get("error"), " ".join(detail) or "failed"]))
     row["subprocess_wall_s"] = time.perf_counter() - started
     return row
+
+
+STATUS_SHORT = {"convergenceCriteriaSatisfied": "optimal", "maxTimeLimit": "time limit",
+                "Optimal": "optimal", "Time limit reached": "time limit"}
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -410,13 +444,62 @@ def print_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
             _fmt(r.get("handoff_s")), _fmt(r.get("highs_own_s")), _fmt(r.get("highs_wall_s")),
             _fmt(r.get("extract_s")), _fmt(r.get("audit_s")), _fmt(r.get("write_s")),
             _fmt(r.get("total_wall_s")), _fmt(r.get("pure_highs_s")), _fmt(r.get("ratio")),
-            f"{_fmt(r.get('status'))} / {_fmt(r.get('gap_pct'), 3)}", _fmt(r.get("peak_rss_mb"), 0),
+            f"{STATUS_SHORT.get(r.get('status'), _fmt(r.get('status')))} / {_fmt(r.get('gap_pct'), 3)}",
+            _fmt(r.get("peak_rss_mb"), 0),
             _fmt(r.get("error")),
         )
     Console(width=250).print(table)
 
 
+def markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """The results as the Markdown tables of benchmarks/README.md."""
+    lines = [
+        f"{info['date']}; {info['nproc']} cores, {info['cpu']}; python {info['python']}, "
+        f"pyomo {info['pyomo']}, highspy {info['highspy']}; code {info.get('git', '?')}; "
+        f"load average at start {info.get('loadavg_at_start')}, at end {info.get('loadavg_at_end')}.",
+        "",
+        "| size | sites x T | phases (signed) | vars / bin | rows | nnz | validate | build | hand-off "
+        "| HiGHS | extract | audit | write | total | pure HiGHS | ratio | overhead | status, gap % "
+        "| peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        status = STATUS_SHORT.get(r.get("status"), _fmt(r.get("status")))
+        gap = "no plan" if r.get("status") and r.get("gap_pct") is None else _fmt(r.get("gap_pct"), 3)
+        lines.append(
+            f"| {r['size']} | {_fmt(r.get('sites'))} x {_fmt(r.get('months'))} "
+            f"| {_fmt(r.get('phases'))} ({_fmt(r.get('signed'))}) "
+            f"| {_fmt(r.get('variables'))} / {_fmt(r.get('binaries'))} | {_fmt(r.get('constraints'))} "
+            f"| {_fmt(r.get('nonzeros'))} | {_fmt(r.get('validate_s'), 3)} | {_fmt(r.get('build_s'))} "
+            f"| {_fmt(r.get('handoff_s'))} | {_fmt(r.get('highs_own_s'))} | {_fmt(r.get('extract_s'))} "
+            f"| {_fmt(r.get('audit_s'))} | {_fmt(r.get('write_s'))} | {_fmt(r.get('total_wall_s'))} "
+            f"| {_fmt(r.get('pure_highs_s'))} | {_fmt(r.get('ratio'))} | {_fmt(r.get('overhead_s'))} "
+            f"| {status}, {gap} | {_fmt(r.get('peak_rss_mb'), 0)} |"
+        )
+    lines += ["", "| size | site-months | nnz / site-month | build ms / site-month "
+              "| hand-off ms / site-month | RSS after build MB | after hand-off MB | peak MB "
+              "| coefficient ranges (matrix, cost, bound, rhs) | HiGHS warnings |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if not r.get("sites") or not r.get("months"):
+            continue
+        sm = r["sites"] * r["months"]
+
+        def per(key: str, scale: float = 1.0, r=r, sm=sm) -> str:
+            return _fmt(r[key] * scale / sm, 2) if r.get(key) else "-"
+
+        ranges = ", ".join(_fmt(r.get(f"{k}_range")) for k in ("matrix", "cost", "bound", "rhs"))
+        lines.append(
+            f"| {r['size']} | {sm} | {per('nonzeros')} | {per('build_s', 1000.0)} "
+            f"| {per('handoff_s', 1000.0)} | {_fmt(r.get('rss_after_build_mb'), 0)} "
+            f"| {_fmt(r.get('rss_after_handoff_mb'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} | {ranges} "
+            f"| {_fmt(r.get('warnings')) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_results(rows: list[dict[str, Any]], info: dict[str, Any], out_dir: Path) -> None:
+    (out_dir / "results.md").write_text(markdown(rows, info))
     (out_dir / "results.json").write_text(
         json.dumps({"machine": info, "results": rows}, indent=1, default=str) + "\n")
     with (out_dir / "results.csv").open("w", newline="") as handle:
@@ -466,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     write_results(rows, info, out_dir)
     print_table(rows, info)
-    print(f"results: {out_dir / 'results.json'}, {out_dir / 'results.csv'}; MPS files beside them")
+    print(f"results: {out_dir / 'results.json'}, results.csv, results.md; MPS files and HiGHS logs "
+          "beside them")
     hard_failures = [r for r in rows if r.get("error") and r.get("total_wall_s") is None]
     return 1 if hard_failures else 0
 
