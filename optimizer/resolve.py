@@ -20,7 +20,7 @@ import pyomo.environ as pyo
 from models.instance import Instance
 from optimizer.formulation import BuiltModel, build_model, retarget_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads
+from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads, no_signing_start
 
 
 def canonical_lp(lp: highspy.HighsLp) -> highspy.HighsLp:
@@ -109,6 +109,9 @@ class ParametricSolver:
         for name, value in settings.highs_option_values().items():
             highs.setOptionValue(name, value)
         highs.passModel(lp)
+        start = no_signing_start(highs, settings.threads)
+        if start is not None:
+            highs.setSolution(start)
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started

@@ -113,6 +113,8 @@ class SignedBy:
 
 
 STEP_TOLERANCE = 1e-12
+TERMINAL_STEP_FLOOR = 1e-9
+"""Terminal-value differences between adjacent signing months below $0.001 (in $M)."""
 """Relative size below which a profile's month-to-month difference is rounding noise."""
 
 
@@ -183,7 +185,8 @@ def _add_monotone_and_order(model, windows: list[PhaseWindow], signed: SignedBy)
             monotone.append((w.site, w.phase.id, t))
     model.signed_once = pyo.Constraint(
         monotone,
-        rule=lambda m, s, k, t: m.signed_by[s, k, t - 1] <= m.signed_by[s, k, t],
+        rule=lambda m, s, k, t: linear([(1.0, m.signed_by[s, k, t - 1]), (-1.0, m.signed_by[s, k, t])])
+        <= 0.0,
         doc="a lease once signed stays signed (each phase is signed at most once)",
     )
     order_rows = {}
@@ -264,7 +267,9 @@ def _post_terminal_value(ctx: BuildContext, windows: list[PhaseWindow], signed: 
         # Signing in month s brings V(s); with z cumulative, z[s] carries V(s) - V(s+1).
         for offset, s in enumerate(range(w.first, w.last + 1)):
             step = tuple(a - b for a, b in zip(values[offset], values[offset + 1], strict=True))
-            if not any(step):
+            # Adjacent months can be worth the same to a tenth of a cent: a coefficient that
+            # small is noise to HiGHS ("excessively small costs"), not a preference.
+            if all(abs(part) < TERMINAL_STEP_FLOOR for part in step):
                 continue
             var = signed.at(w.key, s)
             for scenario in ctx.scenario_names:

@@ -88,7 +88,11 @@ class BuildContext:
 
     @property
     def scenario_names(self) -> list[str]:
-        return [s.name for s in self.scenarios]
+        names = self.__dict__.get("_scenario_names")
+        if names is None or len(names) != len(self.scenarios):
+            names = [s.name for s in self.scenarios]
+            self.__dict__["_scenario_names"] = names
+        return names
 
 
 def make_context(

@@ -40,17 +40,16 @@ def add_mining(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     movable = [(s, g, t, w) for (s, g, t, w) in index if generations[g].move_cost_usd_per_mw > 0]
     model.moved_in_mw = pyo.Var(movable, domain=pyo.NonNegativeReals, doc="ASIC MW moved in")
 
+    running, placed = model.running_mw, model.placed_mw
     model.run_within_placed = pyo.Constraint(
-        index, rule=lambda m, s, g, t, w: m.running_mw[s, g, t, w] <= m.placed_mw[s, g, t, w]
+        index, rule=lambda m, *k: linear([(1.0, running[k]), (-1.0, placed[k])]) <= 0.0
     )
 
-    def start_mw(s: str, g: str) -> float:
-        return generations[g].sites_at_start.get(s, 0.0)
-
     def move_rule(m, s, g, t, w):
+        terms = [(1.0, placed[s, g, t, w]), (-1.0, m.moved_in_mw[s, g, t, w])]
         if t == 0:
-            return m.moved_in_mw[s, g, t, w] >= m.placed_mw[s, g, t, w] - start_mw(s, g)
-        return m.moved_in_mw[s, g, t, w] >= m.placed_mw[s, g, t, w] - m.placed_mw[s, g, t - 1, w]
+            return linear(terms) <= generations[g].sites_at_start.get(s, 0.0)
+        return linear([*terms, (-1.0, placed[s, g, t - 1, w])]) <= 0.0
 
     model.move_in = pyo.Constraint(movable, rule=move_rule, doc="machines moved into a site")
 
@@ -59,7 +58,7 @@ def add_mining(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     sites_of = {g: [s for (s, gg) in pairs if gg == g] for g in generations}
     model.fleet_size = pyo.Constraint(
         [r for r in fleet_rows if sites_of[r[0]]],
-        rule=lambda m, g, t, w: sum(m.placed_mw[s, g, t, w] for s in sites_of[g])
+        rule=lambda m, g, t, w: linear([(1.0, placed[s, g, t, w]) for s in sites_of[g]])
         <= generations[g].installed_mw,
         doc="a generation's machines placed across sites do not exceed what is owned",
     )
