@@ -185,8 +185,21 @@ class HighsSession:
             timings["handoff"] = time.perf_counter() - started
         self.highs = self.solver._solver_model
         if write_model:
-            self.highs.writeModel(write_model)
+            self.write_model(write_model)
         self._highs_seconds_before = 0.0
+
+    def write_model(self, path: str) -> None:
+        """Write the exact model HiGHS holds (MPS or LP by the file's suffix), with Pyomo's
+        variable and constraint names, so that another solver can check it and its
+        solution can be read back by name."""
+        solver, highs = self.solver, self.highs
+        for var_id, column in solver._pyomo_var_to_solver_var_map.items():
+            highs.passColName(column, solver._vars[var_id][0].name.replace(" ", ""))
+        for constraint, row in solver._pyomo_con_to_solver_con_map.items():
+            highs.passRowName(row, constraint.name.replace(" ", ""))
+        highs.setOptionValue("output_flag", False)  # HiGHS announces the write on stdout
+        highs.writeModel(path)
+        highs.setOptionValue("output_flag", True)
 
     def run(self, settings: SolveSettings, *, progress: ProgressCallback | None = None,
             timings: dict[str, float] | None = None) -> SolverRun:
