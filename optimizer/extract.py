@@ -193,6 +193,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
             debt.principal_usd, debt.coupon_pct_per_year, calendar.index(debt.maturity_month), T
         )
     cash_rate = finance.cash_interest_pct_per_year / 100.0 / 12.0
+    pairs = mining_pairs(ctx)
     rows = []
     for w_index, w in enumerate(ctx.scenario_names):
         price = ctx.scenarios[w_index].btc_price_usd
@@ -203,7 +204,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
             sold = pyo.value(model.btc_sold[t, w])
             line["btc_sales_usd"] = sold * price[t]
             power = opex = moves = 0.0
-            for (s, g) in mining_pairs(ctx):
+            for (s, g) in pairs:
                 run_mw = pyo.value(model.running_mw[s, g, t, w])
                 _, unit_energy, unit_opex = mining_unit_economics(ctx, s, g, t, w_index)
                 power += run_mw * unit_energy
