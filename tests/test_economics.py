@@ -253,3 +253,13 @@ def test_discount_factor_convention():
     assert cal.days[:3] == [31, 28, 31] and cal.days[13] == 29
     assert cal.hours[1] == 28 * 24
     assert math.isclose(sum(cal.days[:12]), 365)
+
+
+def test_signing_count_cover_counts_the_smallest_phases_first():
+    from optimizer.formulation.ai_phases import max_signings_within
+
+    # 110 + 110 = 220 <= 300, but 110 + 110 + 120 = 340 > 300: at most two signings a year.
+    assert max_signings_within([110.0, 110.0, 120.0, 125.0], 300.0) == 2
+    # Exactly at the cap still fits; nothing fits under a cap below the smallest phase.
+    assert max_signings_within([100.0, 100.0, 100.0], 300.0) == 3
+    assert max_signings_within([150.0], 100.0) == 0

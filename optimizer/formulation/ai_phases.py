@@ -231,25 +231,59 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
 
 
 def _add_signing_cap(model, ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
+    """At most signing_cap_mw_per_year of critical IT signed per calendar year, and the count
+    of phases that this implies.
+
+    The count row is a valid cover inequality: if the n smallest phases that could be signed
+    in a year already exceed the cap, no year holds n signings. The MW row alone lets the LP
+    relaxation sign fractions of several phases to fill the cap exactly; the count row
+    removes most of those fractional fills, which is where the root gap came from.
+    """
     cap = ctx.instance.signing_cap_mw_per_year
-    rows = {}
+    mw_rows, count_rows = {}, {}
     if cap is not None:
         for year, periods in ctx.calendar.year_periods().items():
-            terms: list[Term] = []
+            mw_terms: list[Term] = []
+            count_terms: list[Term] = []
+            sizes = []
             for w in windows:
                 end = signed.at(w.key, periods[-1])
                 if end is None:
                     continue
-                terms.append((w.phase.critical_it_mw, end))
                 before = signed.at(w.key, periods[0] - 1)
+                if before is end:
+                    continue  # the window closed before this year: nothing to sign in it
+                sizes.append(w.phase.critical_it_mw)
+                mw_terms.append((w.phase.critical_it_mw, end))
+                count_terms.append((1.0, end))
                 if before is not None:
-                    terms.append((-w.phase.critical_it_mw, before))
-            if terms:
-                rows[year] = linear(terms)
+                    mw_terms.append((-w.phase.critical_it_mw, before))
+                    count_terms.append((-1.0, before))
+            if not mw_terms:
+                continue
+            mw_rows[year] = linear(mw_terms)
+            most = max_signings_within(sorted(sizes), cap)
+            if most < len(sizes):
+                count_rows[year] = (linear(count_terms), most)
     model.signing_cap = pyo.Constraint(
-        list(rows), rule=lambda m, y: rows[y] <= cap,
+        list(mw_rows), rule=lambda m, y: mw_rows[y] <= cap,
         doc="critical-IT MW signed per calendar year, all sites",
     )
+    model.signing_count = pyo.Constraint(
+        list(count_rows), rule=lambda m, y: count_rows[y][0] <= count_rows[y][1],
+        doc="phases signed per calendar year, as many as the cap can hold (a cover inequality)",
+    )
+
+
+def max_signings_within(sizes_ascending: list[float], cap: float) -> int:
+    """The most phases whose sizes fit under the cap together (the smallest ones first)."""
+    total, count = 0.0, 0
+    for size in sizes_ascending:
+        total += size
+        if total > cap + 1e-9:
+            break
+        count += 1
+    return count
 
 
 def _post_terminal_value(ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
