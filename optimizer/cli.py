@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from models.loader import InstanceError, load_instance
 
@@ -36,8 +37,8 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _instance_problems(error: InstanceError) -> typer.Exit:
-    err_console.print(f"[bold red]invalid instance[/] {error.source}", highlight=False)
+def _instance_problems(error: InstanceError, what: str = "instance") -> typer.Exit:
+    err_console.print(f"[bold red]invalid {what}[/] " + escape(error.source), highlight=False)
     for problem in error.problems:
         err_console.print(f"  - {problem}", markup=False, highlight=False)
     return typer.Exit(EXIT_INVALID)
@@ -255,8 +256,6 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Solve every point of a sensitivity sweep (grid, oat, lhs, random); write results and charts."""
-    from rich.markup import escape
-
     from optimizer.sweep.charts import print_summary
     from optimizer.sweep.runner import SweepAborted, run_sweep
     from optimizer.sweep.store import ResultStore
@@ -267,11 +266,7 @@ def sweep(
         run = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume,
                         progress=not quiet, console=err_console)
     except InstanceError as error:
-        err_console.print("[bold red]invalid sweep[/] " + escape(error.source),
-                          highlight=False)
-        for problem in error.problems:
-            err_console.print(f"  - {problem}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+        raise _instance_problems(error, "sweep") from None
     except SweepAborted as error:
         raise _fail(EXIT_CHECK_FAILED, f"sweep stopped: {error}; finished points are kept, "
                     "rerun with --resume") from None
@@ -311,8 +306,6 @@ def breakeven(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Find by bisection the parameter value at which a decision of the optimal plan flips."""
-    from rich.markup import escape
-
     from optimizer.report import usd
     from optimizer.sweep.breakeven import find_breakeven
 
@@ -325,11 +318,7 @@ def breakeven(
         result = find_breakeven(instance_file, param, value_range[0], value_range[1], watch, tol=tol,
                                 time_limit=time_limit, mip_gap=mip_gap, on_step=show)
     except InstanceError as error:
-        err_console.print("[bold red]invalid input[/] " + escape(error.source),
-                          highlight=False)
-        for problem in error.problems:
-            err_console.print(f"  - {problem}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+        raise _instance_problems(error, "input") from None
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=1))
         return
