@@ -240,37 +240,48 @@ def _add_signing_cap(model, ctx: BuildContext, windows: list[PhaseWindow], signe
     removes most of those fractional fills, which is where the root gap came from.
     """
     cap = ctx.instance.signing_cap_mw_per_year
-    mw_rows, count_rows = {}, {}
-    if cap is not None:
-        for year, periods in ctx.calendar.year_periods().items():
-            mw_terms: list[Term] = []
-            count_terms: list[Term] = []
-            sizes = []
-            for w in windows:
-                end = signed.at(w.key, periods[-1])
-                if end is None:
-                    continue
-                before = signed.at(w.key, periods[0] - 1)
-                if before is end:
-                    continue  # the window closed before this year: nothing to sign in it
-                sizes.append(w.phase.critical_it_mw)
-                mw_terms.append((w.phase.critical_it_mw, end))
-                count_terms.append((1.0, end))
-                if before is not None:
-                    mw_terms.append((-w.phase.critical_it_mw, before))
-                    count_terms.append((-1.0, before))
-            if not mw_terms:
+    if cap is None:
+        return
+    # signed_in_year[phase, year] = z[last month of the year] - z[month before the year]: a
+    # binary of its own, so the cap becomes a plain knapsack row on binaries, the form
+    # HiGHS separates cover cuts from (the LP relaxation is unchanged).
+    in_year: dict[tuple[str, str, int], tuple] = {}
+    sizes_by_year: dict[int, list[tuple[float, tuple[str, str, int]]]] = {}
+    for year, periods in ctx.calendar.year_periods().items():
+        for w in windows:
+            end = signed.at(w.key, periods[-1])
+            if end is None:
                 continue
-            mw_rows[year] = linear(mw_terms)
-            most = max_signings_within(sorted(sizes), cap)
-            if most < len(sizes):
-                count_rows[year] = (linear(count_terms), most)
+            before = signed.at(w.key, periods[0] - 1)
+            if before is end:
+                continue  # the window closed before this year: nothing to sign in it
+            key = (w.site, w.phase.id, year)
+            in_year[key] = (end, before)
+            sizes_by_year.setdefault(year, []).append((w.phase.critical_it_mw, key))
+    model.signed_in_year = pyo.Var(list(in_year), domain=pyo.Binary,
+                                   doc="1 if the phase's lease is signed in this calendar year")
+    y = model.signed_in_year
+
+    def definition(m, site, phase, year):
+        end, before = in_year[site, phase, year]
+        terms = [(1.0, y[site, phase, year]), (-1.0, end)]
+        if before is not None:
+            terms.append((1.0, before))
+        return linear(terms) == 0.0
+
+    model.signed_in_year_definition = pyo.Constraint(list(in_year), rule=definition)
+    mw_rows, count_rows = {}, {}
+    for year, items in sizes_by_year.items():
+        mw_rows[year] = linear([(mw, y[key]) for mw, key in items])
+        most = max_signings_within(sorted(mw for mw, _ in items), cap)
+        if most < len(items):
+            count_rows[year] = (linear([(1.0, y[key]) for _, key in items]), most)
     model.signing_cap = pyo.Constraint(
-        list(mw_rows), rule=lambda m, y: mw_rows[y] <= cap,
+        list(mw_rows), rule=lambda m, yr: mw_rows[yr] <= cap,
         doc="critical-IT MW signed per calendar year, all sites",
     )
     model.signing_count = pyo.Constraint(
-        list(count_rows), rule=lambda m, y: count_rows[y][0] <= count_rows[y][1],
+        list(count_rows), rule=lambda m, yr: count_rows[yr][0] <= count_rows[yr][1],
         doc="phases signed per calendar year, as many as the cap can hold (a cover inequality)",
     )
 
