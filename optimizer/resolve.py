@@ -20,7 +20,7 @@ import pyomo.environ as pyo
 from models.instance import Instance
 from optimizer.formulation import BuiltModel, build_model, retarget_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads, no_signing_start
+from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads, starting_plan
 
 
 def canonical_lp(lp: highspy.HighsLp) -> highspy.HighsLp:
@@ -88,6 +88,7 @@ class ParametricSolver:
             (solver._vars[var_id][0], column)
             for var_id, column in solver._pyomo_var_to_solver_var_map.items()
         ]
+        self._phases = self.session.phase_columns()  # the canonical copy keeps column order
 
     def accepts(self, instance: Instance) -> bool:
         """Whether ``instance`` has the base's structure (else it needs its own model)."""
@@ -109,9 +110,11 @@ class ParametricSolver:
         for name, value in settings.highs_option_values().items():
             highs.setOptionValue(name, value)
         highs.passModel(lp)
-        start = no_signing_start(highs, settings.threads)
+        started = time.perf_counter()
+        start, _ = starting_plan(highs, self._phases, settings)
         if start is not None:
             highs.setSolution(start)
+        timings["first_plan"] = time.perf_counter() - started
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started

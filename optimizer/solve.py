@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from models.instance import Instance
+from optimizer.first_plan import PhaseColumns, find_first_plan
 from optimizer.formulation import BuiltModel, build_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
 
@@ -147,6 +149,33 @@ def no_signing_start(highs, threads: int) -> object | None:
     return probe.getSolution()
 
 
+FIRST_PLAN_SHARE_OF_TIME_LIMIT = 0.3
+"""The first-plan search stops improving once it has used this share of the time limit."""
+
+
+def dive_budget(phases: int) -> int:
+    """LP solves the first-plan dive may use: a few per phase (bisections included)."""
+    return 20 + 10 * phases
+
+
+def improve_budget(phases: int) -> int:
+    """LP solves the first plan's improvement may use."""
+    return 20 + 4 * phases
+
+
+def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> tuple[object | None, str]:
+    """The MIP start handed to HiGHS and where it came from: the LP dive of
+    optimizer.first_plan, else the do-nothing plan, else none."""
+    deadline = time.perf_counter() + FIRST_PLAN_SHARE_OF_TIME_LIMIT * settings.time_limit_seconds
+    found = find_first_plan(highs.getLp(), phases, settings.threads,
+                            dive_budget=dive_budget(len(phases)),
+                            improve_budget=improve_budget(len(phases)), deadline=deadline)
+    if found is not None:
+        return found[0], "lp dive"
+    start = no_signing_start(highs, settings.threads)
+    return start, ("nothing signed" if start is not None else "none")
+
+
 def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> None:
     last = [0.0]
 
@@ -187,6 +216,23 @@ class HighsSession:
         if write_model:
             self.write_model(write_model)
         self._highs_seconds_before = 0.0
+        self.start_source = "none"
+
+    def phase_columns(self) -> list[PhaseColumns]:
+        """Each signable phase's 'signed by' binaries as HiGHS columns, in window order."""
+        columns = self.solver._pyomo_var_to_solver_var_map
+        signed_by = self.built.model.signed_by
+        phases, previous = [], {}
+        for window in self.built.context.phase_windows:
+            if window.signable:
+                months = range(window.first, window.last + 1)
+                phases.append(PhaseColumns(
+                    window.key, previous.get(window.site), window.first,
+                    np.asarray([columns[id(signed_by[window.site, window.phase.id, t])] for t in months],
+                               dtype=np.int32),
+                ))
+            previous[window.site] = window.key
+        return phases
 
     def write_model(self, path: str) -> None:
         """Write the exact model HiGHS holds (MPS or LP by the file's suffix), with Pyomo's
@@ -209,10 +255,10 @@ class HighsSession:
         highs.clearSolver()
         highs.cbMipInterrupt.clear()
         started = time.perf_counter()
-        start = no_signing_start(highs, settings.threads)
+        start, self.start_source = starting_plan(highs, self.phase_columns(), settings)
         if start is not None:
             highs.setSolution(start)
-        timings["mip_start"] = time.perf_counter() - started
+        timings["first_plan"] = time.perf_counter() - started
         if progress is not None:
             _subscribe_progress(highs, progress, time.perf_counter())
         started = time.perf_counter()
