@@ -280,6 +280,7 @@ class TerminalValue(Strict):
 DEFAULT_HIGHS_OPTIONS: dict[str, bool | int | float | str] = {
     "mip_heuristic_run_root_reduced_cost": False,
     "mip_allow_restart": False,
+    "mip_heuristic_run_rins": False,
 }
 
 
@@ -295,9 +296,11 @@ class SolverSettings(Strict):
     highs_options: dict[str, bool | int | float | str] = Field(
         default_factory=lambda: dict(DEFAULT_HIGHS_OPTIONS),
         description=(
-            "Further HiGHS options by name. The default turns off the root reduced-cost sub-MIP "
-            "heuristic and root restarts, which cost more than they gave on cleanspark_2026 "
-            "(14.9 s -> 10.6 s to a 0.1 % gap); write {} for HiGHS's own defaults."
+            "Further HiGHS options by name. The default turns off root restarts and two sub-MIP "
+            "heuristics (root reduced-cost and RINS) that cost more than they gave once the "
+            "search starts from the first plan (benchmarks/README.md: cleanspark_2026 to a "
+            "0.1 % gap in ~5 s instead of ~15 s; RENS stays on, it finds the plans the cap "
+            "knapsacks need). Write {} for HiGHS's own defaults."
         ),
     )
 

@@ -20,7 +20,14 @@ import pyomo.environ as pyo
 from models.instance import Instance
 from optimizer.formulation import BuiltModel, build_model, retarget_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.solve import HighsSession, SolverRun, SolveSettings, _prepare_threads, starting_plan
+from optimizer.solve import (
+    HighsSession,
+    SolverRun,
+    SolveSettings,
+    _prepare_threads,
+    remaining_time,
+    starting_plan,
+)
 
 
 def canonical_lp(lp: highspy.HighsLp) -> highspy.HighsLp:
@@ -115,6 +122,7 @@ class ParametricSolver:
         if start is not None:
             highs.setSolution(start)
         timings["first_plan"] = time.perf_counter() - started
+        highs.setOptionValue("time_limit", remaining_time(settings, timings["first_plan"]))
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started

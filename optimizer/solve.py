@@ -149,8 +149,15 @@ def no_signing_start(highs, threads: int) -> object | None:
     return probe.getSolution()
 
 
-FIRST_PLAN_SHARE_OF_TIME_LIMIT = 0.3
-"""The first-plan search stops improving once it has used this share of the time limit."""
+FIRST_PLAN_SHARE_OF_TIME_LIMIT = 0.5
+"""The first-plan search stops once it has used this share of the time limit (it keeps the
+best complete plan; a dive cut short leaves the do-nothing plan as the start)."""
+
+
+def remaining_time(settings: SolveSettings, used_seconds: float) -> float:
+    """HiGHS's own limit: what the first-plan search left of the solve's time limit."""
+    limit = settings.time_limit_seconds
+    return max(limit - used_seconds, (1.0 - FIRST_PLAN_SHARE_OF_TIME_LIMIT) * limit)
 
 
 def dive_budget(phases: int) -> int:
@@ -264,7 +271,7 @@ class HighsSession:
         started = time.perf_counter()
         results = self.solver.solve(
             self.built.model,
-            time_limit=settings.time_limit_seconds,
+            time_limit=remaining_time(settings, timings["first_plan"]),
             rel_gap=settings.mip_rel_gap,
             threads=settings.threads,
             solver_options={"random_seed": settings.random_seed, **dict(settings.highs_options)},
