@@ -66,7 +66,6 @@ class SigningLp:
         self.upper = np.asarray(lp.col_upper_, dtype=np.float64)
         self.phases = {p.key: p for p in phases}
         self.solves = 0
-        self.iterations = 0  # simplex iterations of every solve: the work done, clock-free
 
     def _bound(self, columns: np.ndarray, value: float) -> None:
         if columns.size:
@@ -91,7 +90,6 @@ class SigningLp:
     def solve(self) -> bool:
         self.highs.run()
         self.solves += 1
-        self.iterations += int(self.highs.getInfo().simplex_iteration_count)
         return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
     def signed_by(self, key: Key) -> np.ndarray:
@@ -200,9 +198,7 @@ class Diver:
         self.lp.sign(key, None)
         if not self.solve():
             return False
-        low = 0 if infeasible is None else infeasible + 1
-        found = self.earliest_between(key, low, window)
-        return found
+        return self.earliest_between(key, 0 if infeasible is None else infeasible + 1, window)
 
     def earliest_between(self, key: Key, low: int, high: int) -> int | None:
         """Bisection for the earliest window month in [low, high) at which the LP can sign
