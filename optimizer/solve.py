@@ -223,7 +223,6 @@ class HighsSession:
         if write_model:
             self.write_model(write_model)
         self._highs_seconds_before = 0.0
-        self.start_source = "none"
 
     def phase_columns(self) -> list[PhaseColumns]:
         """Each signable phase's 'signed by' binaries as HiGHS columns, in window order."""
@@ -262,7 +261,7 @@ class HighsSession:
         highs.clearSolver()
         highs.cbMipInterrupt.clear()
         started = time.perf_counter()
-        start, self.start_source = starting_plan(highs, self.phase_columns(), settings)
+        start, _ = starting_plan(highs, self.phase_columns(), settings)
         if start is not None:
             highs.setSolution(start)
         timings["first_plan"] = time.perf_counter() - started
