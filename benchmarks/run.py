@@ -76,7 +76,8 @@ SPECS: dict[str, Spec] = {
 DEFAULT_SIZES = ["smoke", "cleanspark", "s5x120", "s5x180", "s10x120", "s10x180", "s20x120",
                  "s20x180", "s50x120", "large"]
 
-STAGES = ("validate", "build", "handoff", "first_plan", "highs_wall", "load", "extract", "audit", "write")
+STAGES = ("validate", "build", "handoff", "first_plan", "narrowing", "highs_wall", "load", "extract", "audit",
+          "write")
 COLUMNS = (
     "size", "sites", "months", "phases", "signed", "scenarios", "variables", "binaries",
     "constraints", "nonzeros", "imports_s", *(f"{s}_s" for s in STAGES), "highs_own_s", "total_wall_s",
@@ -210,8 +211,9 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
         run = session.run(settings, timings=solve_timings)
     if "load" in solve_timings:  # loading the solution into Pyomo (part of highs_wall)
         t["load"] = solve_timings["load"]
-    if "first_plan" in solve_timings:  # the LP dive before HiGHS's search (part of highs_wall)
-        t["first_plan"] = solve_timings["first_plan"]
+    for stage in ("first_plan", "narrowing"):  # the LP dive and the narrowing before HiGHS's
+        if stage in solve_timings:  # search (part of highs_wall)
+            t[stage] = solve_timings[stage]
     row["nodes"] = _node_count(session.highs)
 
     def downstream(solved) -> None:
@@ -440,7 +442,8 @@ def print_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
     table = Table(title=f"capalloc benchmarks, {info['date']}, {info['nproc']} cores {info['cpu']}, "
                         f"python {info['python']}, pyomo {info['pyomo']}, highspy {info['highspy']}")
     heads = ["size", "sites x T", "phases (signed)", "vars/bin", "rows", "nnz", "validate", "build",
-             "hand-off", "first plan", "HiGHS", "HiGHS wall", "extract", "audit", "write", "total",
+             "hand-off", "first plan", "narrowing", "HiGHS", "HiGHS wall", "extract", "audit", "write",
+             "total",
              "pure HiGHS", "ratio", "status / gap %", "peak MB", "error"]
     for head in heads:
         table.add_column(head, justify="left" if head in ("size", "status / gap %", "error")
@@ -451,7 +454,8 @@ def print_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
             f"{_fmt(r.get('phases'))} ({_fmt(r.get('signed'))})",
             f"{_fmt(r.get('variables'))}/{_fmt(r.get('binaries'))}", _fmt(r.get("constraints")),
             _fmt(r.get("nonzeros")), _fmt(r.get("validate_s"), 3), _fmt(r.get("build_s")),
-            _fmt(r.get("handoff_s")), _fmt(r.get("first_plan_s")), _fmt(r.get("highs_own_s")),
+            _fmt(r.get("handoff_s")), _fmt(r.get("first_plan_s")), _fmt(r.get("narrowing_s")),
+            _fmt(r.get("highs_own_s")),
             _fmt(r.get("highs_wall_s")),
             _fmt(r.get("extract_s")), _fmt(r.get("audit_s")), _fmt(r.get("write_s")),
             _fmt(r.get("total_wall_s")), _fmt(r.get("pure_highs_s")), _fmt(r.get("ratio")),
@@ -470,9 +474,9 @@ def markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         f"load average at start {info.get('loadavg_at_start')}, at end {info.get('loadavg_at_end')}.",
         "",
         "| size | sites x T | phases (signed) | vars / bin | rows | nnz | validate | build | hand-off "
-        "| first plan | HiGHS | extract | audit | write | total | pure HiGHS | ratio | overhead "
+        "| first plan | narrowing | HiGHS | extract | audit | write | total | pure HiGHS | ratio | overhead "
         "| status, gap % | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         status = STATUS_SHORT.get(r.get("status"), _fmt(r.get("status")))
@@ -482,7 +486,8 @@ def markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
             f"| {_fmt(r.get('phases'))} ({_fmt(r.get('signed'))}) "
             f"| {_fmt(r.get('variables'))} / {_fmt(r.get('binaries'))} | {_fmt(r.get('constraints'))} "
             f"| {_fmt(r.get('nonzeros'))} | {_fmt(r.get('validate_s'), 3)} | {_fmt(r.get('build_s'))} "
-            f"| {_fmt(r.get('handoff_s'))} | {_fmt(r.get('first_plan_s'))} | {_fmt(r.get('highs_own_s'))} "
+            f"| {_fmt(r.get('handoff_s'))} | {_fmt(r.get('first_plan_s'))} | {_fmt(r.get('narrowing_s'))} "
+            f"| {_fmt(r.get('highs_own_s'))} "
             f"| {_fmt(r.get('extract_s'))} "
             f"| {_fmt(r.get('audit_s'))} | {_fmt(r.get('write_s'))} | {_fmt(r.get('total_wall_s'))} "
             f"| {_fmt(r.get('pure_highs_s'))} | {_fmt(r.get('ratio'))} | {_fmt(r.get('overhead_s'))} "

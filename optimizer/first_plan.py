@@ -263,10 +263,21 @@ def _earliest_after_predecessor(lp: SigningLp, plan: Plan, key: Key) -> int:
     return max(0, signed - lp.phases[key].first)
 
 
+@dataclass
+class FirstPlan:
+    """The plan found, as a MIP solution (every column) with its objective, and the LP that
+    found it (optimizer.narrowing probes the same warm LP)."""
+
+    solution: highspy.HighsSolution
+    value: float
+    plan: Plan
+    lp: SigningLp
+
+
 def find_first_plan(lp: highspy.HighsLp, phases: list[PhaseColumns], threads: int, *,
                     dive_budget: int, improve_budget: int,
-                    deadline: float | None = None) -> tuple[highspy.HighsSolution, float] | None:
-    """A feasible MIP solution (every column) and its objective, or None if the dive fails."""
+                    deadline: float | None = None) -> FirstPlan | None:
+    """A feasible MIP solution and its objective, or None if the dive fails."""
     if not phases:
         return None
     signing = SigningLp(lp, phases, threads)
@@ -277,4 +288,4 @@ def find_first_plan(lp: highspy.HighsLp, phases: list[PhaseColumns], threads: in
     value = _value(signing, plan)
     if value is None:
         return None
-    return signing.highs.getSolution(), value
+    return FirstPlan(signing.highs.getSolution(), value, plan, signing)

@@ -118,11 +118,14 @@ class ParametricSolver:
             highs.setOptionValue(name, value)
         highs.passModel(lp)
         started = time.perf_counter()
-        start, _ = starting_plan(highs, self._phases, settings)
-        if start is not None:
-            highs.setSolution(start)
-        timings["first_plan"] = time.perf_counter() - started
-        highs.setOptionValue("time_limit", remaining_time(settings, timings["first_plan"]))
+        start = starting_plan(highs, self._phases, settings)
+        start.narrow(highs)  # a fresh HiGHS per point: nothing to put back
+        if start.solution is not None:  # after the bounds: a model change drops the start
+            highs.setSolution(start.solution)
+        searched = time.perf_counter() - started
+        timings["first_plan"] = searched - start.narrowing.seconds
+        timings["narrowing"] = start.narrowing.seconds
+        highs.setOptionValue("time_limit", remaining_time(settings, searched))
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started

@@ -15,9 +15,10 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from models.instance import Instance
-from optimizer.first_plan import PhaseColumns, find_first_plan
+from optimizer.first_plan import Budget, PhaseColumns, find_first_plan
 from optimizer.formulation import BuiltModel, build_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
+from optimizer.narrowing import Narrowing, narrow_windows
 
 
 @dataclass(frozen=True)
@@ -170,17 +171,54 @@ def improve_budget(phases: int) -> int:
     return 20 + 4 * phases
 
 
-def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> tuple[object | None, str]:
-    """The MIP start handed to HiGHS and where it came from: the LP dive of
-    optimizer.first_plan, else the do-nothing plan, else none."""
+def narrowing_budget(phases: int) -> int:
+    """LP solves the narrowing may use: two probes per phase when nothing can be ruled out,
+    up to about eight more for each side where a bisection runs."""
+    return 20 + 12 * phases
+
+
+@dataclass
+class Start:
+    """What HiGHS starts from: a MIP start, where it came from, and the signing months
+    ruled out by it (bounds on the 'signed by' columns, set for the search only)."""
+
+    solution: object | None
+    source: str
+    narrowing: Narrowing = field(default_factory=Narrowing)
+    columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def narrow(self, highs) -> tuple[np.ndarray, np.ndarray] | None:
+        """Set the narrowed bounds on ``highs``; returns the bounds they replaced."""
+        if self.columns.size == 0:
+            return None
+        lp = highs.getLp()
+        replaced = (np.asarray(lp.col_lower_)[self.columns], np.asarray(lp.col_upper_)[self.columns])
+        highs.changeColsBounds(int(self.columns.size), self.columns, self.lower, self.upper)
+        return replaced
+
+    def restore(self, highs, replaced: tuple[np.ndarray, np.ndarray] | None) -> None:
+        if replaced is not None:
+            highs.changeColsBounds(int(self.columns.size), self.columns, *replaced)
+
+
+def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> Start:
+    """The MIP start handed to HiGHS (the LP dive of optimizer.first_plan, else the
+    do-nothing plan, else none) and, after a dive, the months optimizer.narrowing rules out."""
     deadline = time.perf_counter() + FIRST_PLAN_SHARE_OF_TIME_LIMIT * settings.time_limit_seconds
     found = find_first_plan(highs.getLp(), phases, settings.threads,
                             dive_budget=dive_budget(len(phases)),
                             improve_budget=improve_budget(len(phases)), deadline=deadline)
-    if found is not None:
-        return found[0], "lp dive"
-    start = no_signing_start(highs, settings.threads)
-    return start, ("nothing signed" if start is not None else "none")
+    if found is None:
+        start = no_signing_start(highs, settings.threads)
+        return Start(start, "nothing signed" if start is not None else "none")
+    started = time.perf_counter()
+    narrowing = narrow_windows(found.lp, found.plan, found.value,
+                               Budget(narrowing_budget(len(phases)), deadline))
+    narrowing.seconds = time.perf_counter() - started
+    columns, lower, upper = narrowing.column_bounds({p.key: p.columns for p in phases})
+    return Start(found.solution, "lp dive", narrowing, columns, lower, upper)
 
 
 def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> None:
@@ -261,29 +299,37 @@ class HighsSession:
         highs.clearSolver()
         highs.cbMipInterrupt.clear()
         started = time.perf_counter()
-        start, _ = starting_plan(highs, self.phase_columns(), settings)
-        if start is not None:
-            highs.setSolution(start)
-        timings["first_plan"] = time.perf_counter() - started
+        start = starting_plan(highs, self.phase_columns(), settings)
+        # Pyomo's persistent interface only pushes bounds it sees change on the Pyomo side,
+        # so bounds set on HiGHS directly hold for this search and are put back after it.
+        # They go first: changing the model drops a MIP start set before.
+        replaced = start.narrow(highs)
+        if start.solution is not None:
+            highs.setSolution(start.solution)
+        timings["first_plan"] = time.perf_counter() - started - start.narrowing.seconds
+        timings["narrowing"] = start.narrowing.seconds
         if progress is not None:
             _subscribe_progress(highs, progress, time.perf_counter())
-        started = time.perf_counter()
-        results = self.solver.solve(
-            self.built.model,
-            time_limit=remaining_time(settings, timings["first_plan"]),
-            rel_gap=settings.mip_rel_gap,
-            threads=settings.threads,
-            solver_options={"random_seed": settings.random_seed, **dict(settings.highs_options)},
-            raise_exception_on_nonoptimal_result=False,
-            load_solutions=False,
-        )
-        timings["highs_wall"] = time.perf_counter() - started
-        counts = model_counts(highs)
-        has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-        if has_solution:
+        try:
             started = time.perf_counter()
-            results.solution_loader.load_vars()
-            timings["load"] = time.perf_counter() - started
+            results = self.solver.solve(
+                self.built.model,
+                time_limit=remaining_time(settings, timings["first_plan"] + timings["narrowing"]),
+                rel_gap=settings.mip_rel_gap,
+                threads=settings.threads,
+                solver_options={"random_seed": settings.random_seed, **dict(settings.highs_options)},
+                raise_exception_on_nonoptimal_result=False,
+                load_solutions=False,
+            )
+            timings["highs_wall"] = time.perf_counter() - started
+            has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+            if has_solution:  # before the bounds go back: a model change drops the solution
+                started = time.perf_counter()
+                results.solution_loader.load_vars()
+                timings["load"] = time.perf_counter() - started
+        finally:
+            start.restore(highs, replaced)
+        counts = model_counts(highs)
         optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
         objective = results.incumbent_objective
         bound = results.objective_bound

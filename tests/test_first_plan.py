@@ -77,8 +77,7 @@ def test_first_plan_is_feasible_and_no_better_than_the_optimum(small_generated) 
     lp = session.highs.getLp()
     found = find_first_plan(lp, session.phase_columns(), 1, dive_budget=200, improve_budget=200)
     assert found is not None
-    solution, value = found
-    x = np.asarray(solution.col_value)
+    x, value = np.asarray(found.solution.col_value), found.value
     assert_mip_feasible(lp, x)
     # The value reported is the objective of that point (maximization: never above the optimum).
     assert objective_at(lp, x) == pytest.approx(value, rel=1e-9)
@@ -97,7 +96,7 @@ def test_first_plan_finds_the_cleanspark_optimum() -> None:
     found = find_first_plan(session.highs.getLp(), session.phase_columns(), 1,
                             dive_budget=200, improve_budget=200)
     assert found is not None
-    assert found[1] * 1e6 == pytest.approx(2_096_647_621.47, abs=1.0)
+    assert found.value * 1e6 == pytest.approx(2_096_647_621.47, abs=1.0)
 
 
 def test_first_plan_is_a_function_of_the_model(small_generated) -> None:
@@ -106,7 +105,7 @@ def test_first_plan_is_a_function_of_the_model(small_generated) -> None:
     a = find_first_plan(first.highs.getLp(), first.phase_columns(), 1, dive_budget=200, improve_budget=200)
     b = find_first_plan(second.highs.getLp(), second.phase_columns(), 1, dive_budget=200, improve_budget=200)
     assert a is not None and b is not None
-    assert np.asarray(a[0].col_value).tobytes() == np.asarray(b[0].col_value).tobytes()
+    assert np.asarray(a.solution.col_value).tobytes() == np.asarray(b.solution.col_value).tobytes()
 
 
 def test_no_budget_falls_back_to_the_do_nothing_plan(small_generated, monkeypatch) -> None:
@@ -115,8 +114,9 @@ def test_no_budget_falls_back_to_the_do_nothing_plan(small_generated, monkeypatc
     session = session_of(small_generated)
     monkeypatch.setattr(solve, "dive_budget", lambda phases: 0)
     settings = SolveSettings.from_instance(small_generated, threads=1)
-    start, source = starting_plan(session.highs, session.phase_columns(), settings)
-    assert source == "nothing signed" and start is not None
-    x = np.asarray(start.col_value)
+    start = starting_plan(session.highs, session.phase_columns(), settings)
+    assert start.source == "nothing signed" and start.solution is not None
+    assert start.columns.size == 0  # nothing is narrowed without a first plan to beat
+    x = np.asarray(start.solution.col_value)
     assert all(x[p.columns].max() == 0.0 for p in session.phase_columns())
     assert_mip_feasible(session.highs.getLp(), x)

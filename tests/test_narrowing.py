@@ -1,0 +1,169 @@
+"""Signing months ruled out by the first plan (optimizer.narrowing).
+
+Its promises, each checked here without asking the code under test: no plan worth at least
+the first plan is cut away (by brute force over every plan of a two-phase instance, and
+against the proven optimum of a larger one), every month ruled out really has an LP bound
+below the first plan's value (re-solved in a fresh HiGHS), the boundary found is the
+boundary (the next month is not ruled out), and the narrowed model has the same optimum.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pytest
+
+from benchmarks.generate import Size, generate_instance
+from models import load_instance, validate_instance_data
+from optimizer.formulation import build_model
+from optimizer.narrowing import CUTOFF_TOLERANCE
+from optimizer.solve import HighsSession, SolveSettings, Start, starting_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def narrowed(instance) -> tuple[HighsSession, Start]:
+    session = HighsSession(build_model(instance))
+    start = starting_plan(session.highs, session.phase_columns(),
+                          SolveSettings.from_instance(instance, threads=1))
+    assert start.source == "lp dive"
+    return session, start
+
+
+def fresh(lp: highspy.HighsLp, relaxation: bool) -> highspy.Highs:
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    highs.passModel(lp)
+    highs.setOptionValue("solve_relaxation", relaxation)
+    return highs
+
+
+def lp_bound(lp: highspy.HighsLp, column: int, fixed: float) -> float:
+    """The LP relaxation's optimum with one binary fixed (-inf when infeasible)."""
+    highs = fresh(lp, relaxation=True)
+    highs.changeColBounds(int(column), fixed, fixed)
+    highs.run()
+    if highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        return -np.inf
+    assert highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    return float(highs.getInfo().objective_function_value)
+
+
+def start_value(lp: highspy.HighsLp, start: Start) -> float:
+    return float(np.dot(lp.col_cost_, start.solution.col_value) + lp.offset_)
+
+
+def satisfies(start: Start, x: np.ndarray, tol: float = 1e-6) -> bool:
+    values = x[start.columns]
+    return bool(np.all(values >= start.lower - tol) and np.all(values <= start.upper + tol))
+
+
+def two_phase_instance(months: int, seed: int):
+    return validate_instance_data(generate_instance(Size("narrow", 2, months, 1.0, 1, 1, seed)))
+
+
+@pytest.fixture(scope="module")
+def two_phases():
+    """2 sites x 36 months, one phase each (windows of 20 months): the first plan is the
+    best plan and rules months out on both sides."""
+    return two_phase_instance(36, 3)
+
+
+@pytest.mark.parametrize(("months", "seed", "first_plan_is_best"), [(36, 3, True), (48, 5, False)])
+def test_no_plan_worth_the_first_plan_is_cut_away(months: int, seed: int, first_plan_is_best: bool) -> None:
+    # (36, 3): the narrowing removes feasible plans. (48, 5): the first plan is not the
+    # best plan (the dive signs the AI site's phase late), so better plans must survive.
+    instance = two_phase_instance(months, seed)
+    session, start = narrowed(instance)
+    assert start.columns.size > 0
+    lp = session.highs.getLp()
+    value = start_value(lp, start)
+    phases = session.phase_columns()
+    # Every plan: each phase signed in one window month, or never (z fixed by bounds), its
+    # mining and finance completed by the LP (about 21 x 21 and 33 x 33 plans).
+    probe = fresh(lp, relaxation=True)
+    columns = np.concatenate([p.columns for p in phases])
+    kept = cut = better = 0
+    for months_signed in itertools.product(*[[None, *range(p.columns.size)] for p in phases]):
+        z = np.concatenate([np.zeros(p.columns.size) if m is None else
+                            (np.arange(p.columns.size) >= m).astype(float)
+                            for p, m in zip(phases, months_signed, strict=True)])
+        probe.changeColsBounds(int(columns.size), columns, z, z)
+        probe.run()
+        if probe.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            continue  # no feasible completion (cash floor): not a plan
+        worth = float(probe.getInfo().objective_function_value)
+        if satisfies(start, np.asarray(probe.getSolution().col_value)):
+            kept += 1
+            better += worth > value * (1 + 1e-6)
+        else:
+            cut += 1
+            assert worth < value, f"plan {months_signed} worth {worth} >= {value} is cut away"
+    assert kept >= 1
+    if first_plan_is_best:
+        assert cut >= 1 and better == 0  # real plans were removed, none better than the first
+    else:
+        assert better >= 1
+
+
+def rulings(session: HighsSession, start: Start):
+    """(column, fixed value, next column or None) for every bisection boundary found."""
+    phases = {p.key: p.columns for p in session.phase_columns()}
+    for key, count in start.narrowing.never_before.items():
+        columns = phases[key]
+        yield columns[count - 1], 1.0, (columns[count] if count < columns.size else None)
+    for key, month in start.narrowing.signed_by.items():
+        columns = phases[key]
+        yield columns[month], 0.0, (columns[month - 1] if month > 0 else None)
+
+
+def test_every_month_ruled_out_has_an_lp_bound_below_the_first_plan() -> None:
+    # cleanspark: the first plan is the optimum ($2,096.65M); the narrowing rules out, for
+    # example, Georgia's first phase before 2027-07 and forces the Texas phases by 2027-02.
+    instance = load_instance(ROOT / "instances" / "cleanspark_2026.yaml")
+    session, start = narrowed(instance)
+    lp = session.highs.getLp()
+    value = start_value(lp, start)
+    assert start.narrowing.months_ruled_out > 300
+    checked = 0
+    for column, fixed, neighbour in rulings(session, start):
+        assert lp_bound(lp, column, fixed) < value  # ruled out: every such plan is worth less
+        if neighbour is not None:  # the boundary: one month further is not ruled out
+            assert lp_bound(lp, neighbour, fixed) >= value * (1 - CUTOFF_TOLERANCE)
+        checked += 1
+    assert checked == len(start.narrowing.never_before) + len(start.narrowing.signed_by)
+
+
+def test_the_narrowed_model_has_the_same_optimum() -> None:
+    instance = validate_instance_data(generate_instance(Size("test", 3, 48, 2.0, 2, 1, 4)))
+    session, start = narrowed(instance)
+    lp = session.highs.getLp()
+    assert start.columns.size > 0
+
+    def optimum(narrow: bool) -> tuple[float, np.ndarray]:
+        highs = fresh(lp, relaxation=False)
+        highs.setOptionValue("mip_rel_gap", 0.0)
+        if narrow:
+            start.narrow(highs)
+        highs.run()
+        assert highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+
+    full, x = optimum(narrow=False)
+    restricted, _ = optimum(narrow=True)
+    assert restricted == pytest.approx(full, rel=1e-9, abs=1e-6)
+    assert satisfies(start, x)  # the optimum of the full model lies inside the narrowed one
+
+
+def test_the_session_puts_the_bounds_back(two_phases) -> None:
+    session = HighsSession(build_model(two_phases))
+    before = session.highs.getLp()
+    run = session.run(SolveSettings.from_instance(two_phases, threads=1))
+    after = session.highs.getLp()
+    assert run.timings["narrowing"] >= 0.0 and run.has_solution
+    assert np.array_equal(before.col_lower_, after.col_lower_)
+    assert np.array_equal(before.col_upper_, after.col_upper_)
