@@ -100,13 +100,19 @@ class Prober:
         return bound < self.cutoff
 
 
+RESOLUTION_MONTHS = 4
+"""Bisections stop once the boundary is known to within this many months: the last two
+halvings would cost a quarter of the probes for a few columns (cleanspark: 68 probes
+bound 738 columns; to the month, 91 probes bound 753)."""
+
+
 def _latest_forced(prober: Prober, columns: np.ndarray, low: int, high: int) -> int | None:
     """The earliest window month j in (low, high] with z[j] = 0 worse than the cutoff, given
     that z[low] = 0 is not (low = -1: nothing known) and that the answer is monotone; None
     if z[high] = 0 is not worse either (or the budget ran out before anything was proven)."""
     if high <= low or not prober.worse(columns[high], 0.0):
         return None
-    while high - low > 1:
+    while high - low > RESOLUTION_MONTHS:
         middle = (low + high) // 2
         verdict = prober.worse(columns[middle], 0.0)
         if verdict is None:
@@ -124,7 +130,7 @@ def _earliest_allowed(prober: Prober, columns: np.ndarray, high: int) -> int:
     if high <= 0 or not prober.worse(columns[0], 1.0):
         return 0
     low = 0  # z[low] = 1 is worse; z[high] = 1 is not
-    while high - low > 1:
+    while high - low > RESOLUTION_MONTHS:
         middle = (low + high) // 2
         verdict = prober.worse(columns[middle], 1.0)
         if verdict is None:

@@ -19,7 +19,7 @@ import pytest
 from benchmarks.generate import Size, generate_instance
 from models import load_instance, validate_instance_data
 from optimizer.formulation import build_model
-from optimizer.narrowing import CUTOFF_TOLERANCE
+from optimizer.narrowing import CUTOFF_TOLERANCE, RESOLUTION_MONTHS
 from optimizer.solve import HighsSession, SolveSettings, Start, starting_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,29 +111,32 @@ def test_no_plan_worth_the_first_plan_is_cut_away(months: int, seed: int, first_
 
 
 def rulings(session: HighsSession, start: Start):
-    """(column, fixed value, next column or None) for every bisection boundary found."""
+    """(column, fixed value, column not ruled out or None) for every boundary found: the
+    bisection stops within RESOLUTION_MONTHS of the first month it could not rule out."""
     phases = {p.key: p.columns for p in session.phase_columns()}
     for key, count in start.narrowing.never_before.items():
         columns = phases[key]
-        yield columns[count - 1], 1.0, (columns[count] if count < columns.size else None)
+        beyond = count - 1 + RESOLUTION_MONTHS
+        yield columns[count - 1], 1.0, (columns[beyond] if beyond < columns.size else None)
     for key, month in start.narrowing.signed_by.items():
         columns = phases[key]
-        yield columns[month], 0.0, (columns[month - 1] if month > 0 else None)
+        beyond = month - RESOLUTION_MONTHS
+        yield columns[month], 0.0, (columns[beyond] if beyond >= 0 else None)
 
 
 def test_every_month_ruled_out_has_an_lp_bound_below_the_first_plan() -> None:
     # cleanspark: the first plan is the optimum ($2,096.65M); the narrowing rules out, for
-    # example, Georgia's first phase before 2027-07 and forces the Texas phases by 2027-02.
+    # example, Georgia's first phase before mid-2027 and forces the Texas phases by 2027.
     instance = load_instance(ROOT / "instances" / "cleanspark_2026.yaml")
     session, start = narrowed(instance)
     lp = session.highs.getLp()
     value = start_value(lp, start)
     assert start.narrowing.months_ruled_out > 300
     checked = 0
-    for column, fixed, neighbour in rulings(session, start):
+    for column, fixed, beyond in rulings(session, start):
         assert lp_bound(lp, column, fixed) < value  # ruled out: every such plan is worth less
-        if neighbour is not None:  # the boundary: one month further is not ruled out
-            assert lp_bound(lp, neighbour, fixed) >= value * (1 - CUTOFF_TOLERANCE)
+        if beyond is not None:  # the boundary is where the bisection says it is
+            assert lp_bound(lp, beyond, fixed) >= value * (1 - CUTOFF_TOLERANCE)
         checked += 1
     assert checked == len(start.narrowing.never_before) + len(start.narrowing.signed_by)
 
