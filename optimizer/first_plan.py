@@ -66,6 +66,7 @@ class SigningLp:
         self.upper = np.asarray(lp.col_upper_, dtype=np.float64)
         self.phases = {p.key: p for p in phases}
         self.solves = 0
+        self.relaxation_bound: float | None = None
 
     def _bound(self, columns: np.ndarray, value: float) -> None:
         if columns.size:
@@ -90,7 +91,12 @@ class SigningLp:
     def solve(self) -> bool:
         self.highs.run()
         self.solves += 1
-        return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        if self.solves == 1 and optimal:
+            # The first solve has nothing fixed: the LP relaxation, a bound on every plan.
+            # (Kept here because HiGHS re-solves an unchanged LP from scratch when run again.)
+            self.relaxation_bound = self.objective
+        return optimal
 
     def signed_by(self, key: Key) -> np.ndarray:
         values = np.asarray(self.highs.getSolution().col_value)
@@ -265,27 +271,30 @@ def _earliest_after_predecessor(lp: SigningLp, plan: Plan, key: Key) -> int:
 
 @dataclass
 class FirstPlan:
-    """The plan found, as a MIP solution (every column) with its objective, and the LP that
-    found it (optimizer.narrowing probes the same warm LP)."""
+    """What the search found: a plan as a MIP solution (every column) with its objective
+    (None when the dive failed), the LP relaxation's optimum (a bound on every plan), and
+    the LP that searched (optimizer.narrowing probes the same warm LP)."""
 
-    solution: highspy.HighsSolution
-    value: float
-    plan: Plan
+    solution: highspy.HighsSolution | None
+    value: float | None
+    plan: Plan | None
+    relaxation_bound: float | None
     lp: SigningLp
 
 
 def find_first_plan(lp: highspy.HighsLp, phases: list[PhaseColumns], threads: int, *,
                     dive_budget: int, improve_budget: int,
                     deadline: float | None = None) -> FirstPlan | None:
-    """A feasible MIP solution and its objective, or None if the dive fails."""
+    """The first plan, or None when the model has no phase to sign."""
     if not phases:
         return None
     signing = SigningLp(lp, phases, threads)
     plan = Diver(signing, Budget(dive_budget, deadline)).dive({})
-    if plan is None:
-        return None
-    plan = improve(signing, plan, Budget(improve_budget, deadline))
-    value = _value(signing, plan)
+    bound = signing.relaxation_bound
+    value = None
+    if plan is not None:
+        plan = improve(signing, plan, Budget(improve_budget, deadline))
+        value = _value(signing, plan)
     if value is None:
-        return None
-    return FirstPlan(signing.highs.getSolution(), value, plan, signing)
+        return FirstPlan(None, None, None, bound, signing)
+    return FirstPlan(signing.highs.getSolution(), value, plan, bound, signing)

@@ -137,8 +137,8 @@ class ParametricSolver:
             for var, column in self._columns:
                 var.set_value(values[column], skip_validation=True)
         objective = info.objective_function_value if has_solution else None
-        bound = info.mip_dual_bound if has_solution else None
-        gap = abs(bound - objective) / max(abs(objective), 1e-9) if has_solution else None
+        bound = start.instance_bound(info.mip_dual_bound) if has_solution else None
+        gap = abs(bound - objective) / max(abs(objective), 1e-9) if bound is not None else None
         counts = {"variables": lp.num_col_, "constraints": lp.num_row_,
                   "binaries": int(sum(1 for v in lp.integrality_ if int(v) != 0)),
                   "nonzeros": int(len(lp.a_matrix_.value_))}

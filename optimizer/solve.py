@@ -184,6 +184,8 @@ class Start:
 
     solution: object | None
     source: str
+    relaxation_bound: float | None = None
+    first_plan_value: float | None = None
     narrowing: Narrowing = field(default_factory=Narrowing)
     columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -202,6 +204,23 @@ class Start:
         if replaced is not None:
             highs.changeColsBounds(int(self.columns.size), self.columns, *replaced)
 
+    def instance_bound(self, highs_bound: float | None) -> float | None:
+        """A bound on every plan of the instance (objectives are maximized).
+
+        HiGHS's bound holds for the narrowed model; every plan the narrowing cut away is
+        worth less than the first plan, so the larger of the two bounds the instance (the
+        first plan's value only matters if HiGHS had rejected it as a start). HiGHS stopped
+        before its root LP has no bound of its own (large portfolios); the relaxation
+        solved for the first plan still bounds every plan, and the tighter one is kept."""
+        known = []
+        if _finite(highs_bound):
+            if self.columns.size and _finite(self.first_plan_value):
+                highs_bound = max(highs_bound, self.first_plan_value)
+            known.append(highs_bound)
+        if _finite(self.relaxation_bound):
+            known.append(self.relaxation_bound)
+        return min(known) if known else None
+
 
 def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> Start:
     """The MIP start handed to HiGHS (the LP dive of optimizer.first_plan, else the
@@ -210,15 +229,20 @@ def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) ->
     found = find_first_plan(highs.getLp(), phases, settings.threads,
                             dive_budget=dive_budget(len(phases)),
                             improve_budget=improve_budget(len(phases)), deadline=deadline)
-    if found is None:
+    bound = found.relaxation_bound if found is not None else None
+    if found is None or found.solution is None:
         start = no_signing_start(highs, settings.threads)
-        return Start(start, "nothing signed" if start is not None else "none")
+        return Start(start, "nothing signed" if start is not None else "none", bound)
     started = time.perf_counter()
     narrowing = narrow_windows(found.lp, found.plan, found.value,
                                Budget(narrowing_budget(len(phases)), deadline))
     narrowing.seconds = time.perf_counter() - started
     columns, lower, upper = narrowing.column_bounds({p.key: p.columns for p in phases})
-    return Start(found.solution, "lp dive", narrowing, columns, lower, upper)
+    return Start(found.solution, "lp dive", bound, found.value, narrowing, columns, lower, upper)
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and abs(value) < 1e20
 
 
 def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> None:
@@ -332,7 +356,7 @@ class HighsSession:
         counts = model_counts(highs)
         optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
         objective = results.incumbent_objective
-        bound = results.objective_bound
+        bound = start.instance_bound(results.objective_bound)
         gap = None
         if objective is not None and bound is not None:
             gap = abs(bound - objective) / max(abs(objective), 1e-9)

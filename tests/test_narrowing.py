@@ -19,6 +19,7 @@ import pytest
 from benchmarks.generate import Size, generate_instance
 from models import load_instance, validate_instance_data
 from optimizer.formulation import build_model
+from optimizer.formulation.context import USD_PER_MODEL_UNIT
 from optimizer.narrowing import CUTOFF_TOLERANCE, RESOLUTION_MONTHS
 from optimizer.solve import HighsSession, SolveSettings, Start, starting_plan
 
@@ -170,3 +171,27 @@ def test_the_session_puts_the_bounds_back(two_phases) -> None:
     assert run.timings["narrowing"] >= 0.0 and run.has_solution
     assert np.array_equal(before.col_lower_, after.col_lower_)
     assert np.array_equal(before.col_upper_, after.col_upper_)
+
+
+def test_the_bound_reported_holds_for_the_instance() -> None:
+    # Objectives are maximized; the instance's bound is the smaller of HiGHS's and the LP
+    # relaxation's. HiGHS's bound on a narrowed model is raised to the first plan's value
+    # when it is lower: the plans cut away are all worth less than the first plan.
+    narrowed_start = Start(None, "lp dive", relaxation_bound=110.0, first_plan_value=100.0,
+                           columns=np.array([3], dtype=np.int32), lower=np.zeros(1), upper=np.zeros(1))
+    assert narrowed_start.instance_bound(104.0) == 104.0  # HiGHS's bound is the tighter one
+    assert narrowed_start.instance_bound(float("inf")) == 110.0  # no bound from HiGHS
+    assert narrowed_start.instance_bound(None) == 110.0
+    assert narrowed_start.instance_bound(97.0) == 100.0  # below the first plan: cannot hold
+    plain = Start(None, "nothing signed", relaxation_bound=None)
+    assert plain.instance_bound(float("inf")) is None
+    assert plain.instance_bound(97.0) == 97.0
+
+
+def test_a_solve_reports_a_bound_between_its_plan_and_the_relaxation(two_phases) -> None:
+    session = HighsSession(build_model(two_phases))
+    relaxation = fresh(session.highs.getLp(), relaxation=True)
+    relaxation.run()
+    run = session.run(SolveSettings.from_instance(two_phases, threads=1))
+    lp_bound_usd = relaxation.getInfo().objective_function_value * USD_PER_MODEL_UNIT
+    assert run.objective_usd <= run.bound_usd <= lp_bound_usd * (1 + 1e-9)
