@@ -172,9 +172,9 @@ def improve_budget(phases: int) -> int:
 
 
 def narrowing_budget(phases: int) -> int:
-    """LP solves the narrowing may use: two probes per phase when nothing can be ruled out,
-    up to about eight more for each side where a bisection runs."""
-    return 20 + 12 * phases
+    """LP solves the narrowing may use: one probe per phase when nothing can be forced,
+    about six when a bisection runs."""
+    return 20 + 8 * phases
 
 
 @dataclass
