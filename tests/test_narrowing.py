@@ -192,3 +192,11 @@ def test_a_solve_reports_a_bound_between_its_plan_and_the_relaxation(two_phases)
     run = session.run(SolveSettings.from_instance(two_phases, threads=1))
     lp_bound_usd = relaxation.getInfo().objective_function_value * USD_PER_MODEL_UNIT
     assert run.objective_usd <= run.bound_usd <= lp_bound_usd * (1 + 1e-9)
+
+
+def test_the_narrowing_is_a_function_of_the_model() -> None:
+    instance = validate_instance_data(generate_instance(Size("test", 3, 48, 2.0, 2, 1, 4)))
+    _, first = narrowed(instance)
+    _, second = narrowed(instance)
+    assert first.narrowing.signed_by and first.narrowing.signed_by == second.narrowing.signed_by
+    assert first.columns.tobytes() == second.columns.tobytes()
