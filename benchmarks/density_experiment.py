@@ -85,15 +85,9 @@ def split_cash_rows(lp, session, built):
 
 
 def solve(lp, options: dict, log_file: Path) -> str:
-    import highspy
+    from benchmarks.run import logged_highs
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", True)
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("log_file", str(log_file))
-    h.passModel(lp)
-    for key, value in options.items():
-        h.setOptionValue(key, value)
+    h = logged_highs(lp, options, log_file)
     started = time.perf_counter()
     h.run()
     wall = time.perf_counter() - started

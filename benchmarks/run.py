@@ -109,17 +109,23 @@ def solve_options(instance, time_limit: float) -> dict[str, Any]:
     return {"time_limit": float(time_limit), "mip_rel_gap": MIP_GAP, "threads": 1, "random_seed": 0}
 
 
-def _pure_highs(lp, options: dict[str, Any], log_file: Path) -> dict[str, Any]:
-    """Solve a copy of the model in a fresh highspy instance with the pipeline's options."""
+def logged_highs(lp, options: dict[str, Any], log_file: Path):
+    """A fresh highspy instance holding ``lp`` with ``options``, logging to ``log_file`` only."""
     import highspy
 
-    h2 = highspy.Highs()
-    h2.setOptionValue("output_flag", True)
-    h2.setOptionValue("log_to_console", False)
-    h2.setOptionValue("log_file", str(log_file))
-    h2.passModel(lp)
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", True)
+    highs.setOptionValue("log_to_console", False)
+    highs.setOptionValue("log_file", str(log_file))
+    highs.passModel(lp)
     for key, value in options.items():
-        h2.setOptionValue(key, value)
+        highs.setOptionValue(key, value)
+    return highs
+
+
+def _pure_highs(lp, options: dict[str, Any], log_file: Path) -> dict[str, Any]:
+    """Solve a copy of the model in a fresh highspy instance with the pipeline's options."""
+    h2 = logged_highs(lp, options, log_file)
     started, cpu = time.perf_counter(), time.process_time()
     h2.run()
     wall = time.perf_counter() - started

@@ -425,3 +425,17 @@ def test_csv_series_scaled_and_shifted(tmp_path):
         run = run_sweep(spec, tmp_path / "out", workers=2, progress=False, charts=False)
     assert run.counts["optimal"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inst.yaml", "out", "power.csv", "spec.yaml"]
+
+
+def test_a_failing_worker_aborts_the_sweep_naming_its_point() -> None:
+    from concurrent.futures import Future
+
+    from optimizer.sweep.runner import SweepAborted, _record
+
+    done: Future = Future()
+    done.set_result({"point_id": "p0001"})
+    assert _record(done, "p0001", "the worker") == {"point_id": "p0001"}
+    failed: Future = Future()
+    failed.set_exception(MemoryError("out of memory"))
+    with pytest.raises(SweepAborted, match=r"point p0007: the worker failed \(MemoryError: out of memory\)"):
+        _record(failed, "p0007", "the worker")

@@ -96,13 +96,7 @@ def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | 
         while in_flight:
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: in_flight[f]):
-                point_id = in_flight.pop(future)
-                try:
-                    record = future.result()
-                except Exception as error:
-                    raise SweepAborted(f"point {point_id}: the worker failed ({type(error).__name__}: "
-                                       f"{error})") from error
-                on_row(record)
+                on_row(_record(future, in_flight.pop(future), "the worker"))
                 submit_next()
     except BaseException:
         for future in in_flight:
@@ -137,13 +131,7 @@ def run_dask(tasks: Iterator[Task], on_row: OnRow, address: str, key_prefix: str
         first = [submit(t) for t in _take(tasks, slots)]
         queue = as_completed(first)
         for future in queue:
-            point_id = in_flight.pop(future)
-            try:
-                record = future.result()
-            except Exception as error:
-                raise SweepAborted(f"point {point_id}: the Dask task failed ({type(error).__name__}: "
-                                   f"{error})") from error
-            on_row(record)
+            on_row(_record(future, in_flight.pop(future), "the Dask task"))
             task = next(tasks, None)
             if task is not None:
                 queue.add(submit(task))
@@ -153,6 +141,14 @@ def run_dask(tasks: Iterator[Task], on_row: OnRow, address: str, key_prefix: str
         raise
     finally:
         client.close()
+
+
+def _record(future, point_id: str, what: str) -> dict[str, Any]:
+    """A finished point's record; a point whose worker raised aborts the sweep, naming it."""
+    try:
+        return future.result()
+    except Exception as error:
+        raise SweepAborted(f"point {point_id}: {what} failed ({type(error).__name__}: {error})") from error
 
 
 def _take(tasks: Iterator[Task], n: int) -> list[Task]:
