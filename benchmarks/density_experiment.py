@@ -28,16 +28,19 @@ def split_cash_rows(lp, session, built):
     import highspy
     import numpy as np
 
-    solver = session.solver
-    cash_rows = {row for con, row in solver._pyomo_con_to_solver_con_map.items()
+    handoff = session.handoff
+    cash_rows = {row for row, con in enumerate(handoff.constraints)
                  if con.parent_component().name == "cash_balance"}
-    phase_of = {solver._pyomo_var_to_solver_var_map[id(v)]: (site, phase)
+    phase_of = {handoff.column_of[id(v)]: (site, phase)
                 for (site, phase, _t), v in built.model.signed_by.items()}
     matrix = lp.a_matrix_
-    if matrix.format_ != highspy.MatrixFormat.kRowwise:
-        raise RuntimeError("expected a row-wise matrix from the persistent interface")
-    start, index, value = np.array(matrix.start_), np.array(matrix.index_), np.array(matrix.value_)
     n_col, n_row = lp.num_col_, lp.num_row_
+    start, index, value = np.array(matrix.start_), np.array(matrix.index_), np.array(matrix.value_)
+    if matrix.format_ != highspy.MatrixFormat.kRowwise:  # column-wise: transpose to rows
+        columns = np.repeat(np.arange(n_col), np.diff(start))
+        order = np.argsort(index, kind="stable")
+        start = np.concatenate(([0], np.cumsum(np.bincount(index, minlength=n_row))))
+        index, value = columns[order], value[order]
     new_start, new_index, new_value, extra_rows = [0], [], [], []
     next_col = n_col
     for r in range(n_row):

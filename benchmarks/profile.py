@@ -51,11 +51,9 @@ def block_counts(session) -> list[tuple[str, int, int]]:
         row_nnz = {r: start[r + 1] - start[r] for r in range(len(start) - 1)}
     else:
         row_nnz = Counter(list(matrix.index_))
-    solver = session.solver
-    con_map = getattr(solver, "_pyomo_con_to_solver_con_map", {})
     rows: Counter = Counter()
     nnz: Counter = Counter()
-    for con, row in con_map.items():
+    for row, con in enumerate(session.handoff.constraints):
         name = con.parent_component().name
         rows[name] += 1
         nnz[name] += row_nnz.get(row, 0)
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     profile.enable()
     HighsSession(built)
     profile.disable()
-    print("## cProfile of the hand-off (HighsSession -> set_instance), cumulative")
+    print("## cProfile of the hand-off (HighsSession -> DirectHandoff), cumulative")
     print(_stats(profile, "", args.top))
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)

@@ -89,12 +89,8 @@ class ParametricSolver:
         started = time.perf_counter()
         self.built: BuiltModel = build_model(base, parametric=True)
         self.timings["build"] = time.perf_counter() - started
-        self.session = HighsSession(self.built, timings=self.timings)
-        solver = self.session.solver
-        self._columns = [
-            (solver._vars[var_id][0], column)
-            for var_id, column in solver._pyomo_var_to_solver_var_map.items()
-        ]
+        self.session = HighsSession(self.built, persistent=True, timings=self.timings)
+        self._columns = list(enumerate(self.session.handoff.variables))
         self._phases = self.session.phase_columns()  # the canonical copy keeps column order
 
     def accepts(self, instance: Instance) -> bool:
@@ -108,7 +104,7 @@ class ParametricSolver:
             raise ValueError("instance does not share the base instance's structure")
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        self.session.solver.update()
+        self.session.handoff.update()
         lp = canonical_lp(self.session.highs.getLp())
         timings["update"] = time.perf_counter() - started
         _prepare_threads(settings.threads)
@@ -134,7 +130,7 @@ class ParametricSolver:
         has_solution = info.primal_solution_status == 2
         if has_solution:
             values = highs.getSolution().col_value
-            for var, column in self._columns:
+            for column, var in self._columns:
                 var.set_value(values[column], skip_validation=True)
         objective = info.objective_function_value if has_solution else None
         bound = start.instance_bound(info.mip_dual_bound) if has_solution else None

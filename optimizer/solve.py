@@ -1,4 +1,4 @@
-"""The solve pipeline: build, hand the model to HiGHS (persistent interface), solve with
+"""The solve pipeline: build, hand the model to HiGHS (optimizer.handoff), solve with
 progress, extract the plan, explain infeasibility."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.contrib.solver.common.results import TerminationCondition
 
 from models.instance import Instance
 from optimizer.first_plan import Budget, PhaseColumns, find_first_plan
 from optimizer.formulation import BuiltModel, build_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
+from optimizer.handoff import DirectHandoff, PersistentHandoff
 from optimizer.narrowing import Narrowing, narrow_windows
 
 
@@ -266,29 +266,30 @@ def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> No
 
 
 class HighsSession:
-    """One model handed to HiGHS once (persistent interface) and solved one or more times.
+    """One model handed to HiGHS once and solved one or more times.
 
-    After the model's knob Params change (formulation.knobs), the next :meth:`run` lets the
-    persistent interface edit only those coefficients. Each run starts from a cleared solver
-    state, so a re-solve follows the same path as a fresh solve of the same coefficients.
+    A plain solve hands the model over in one call (``DirectHandoff``). With
+    ``persistent=True`` it goes through Pyomo's persistent interface instead, so that after
+    the model's knob Params change (formulation.knobs) ``handoff.update()`` edits only those
+    coefficients. Each run starts from a cleared solver state, so a re-solve follows the
+    same path as a fresh solve of the same coefficients.
     """
 
-    def __init__(self, built: BuiltModel, *, write_model: str | None = None,
+    def __init__(self, built: BuiltModel, *, persistent: bool = False, write_model: str | None = None,
                  timings: dict[str, float] | None = None):
         self.built = built
-        self.solver = SolverFactory("highs")
         started = time.perf_counter()
-        self.solver.set_instance(built.model)
+        self.handoff = PersistentHandoff(built.model) if persistent else DirectHandoff(built.model)
         if timings is not None:
             timings["handoff"] = time.perf_counter() - started
-        self.highs = self.solver._solver_model
+        self.highs = self.handoff.highs
         if write_model:
             self.write_model(write_model)
         self._highs_seconds_before = 0.0
 
     def phase_columns(self) -> list[PhaseColumns]:
         """Each signable phase's 'signed by' binaries as HiGHS columns, in window order."""
-        columns = self.solver._pyomo_var_to_solver_var_map
+        columns = self.handoff.column_of
         signed_by = self.built.model.signed_by
         phases, previous = [], {}
         for window in self.built.context.phase_windows:
@@ -306,10 +307,10 @@ class HighsSession:
         """Write the exact model HiGHS holds (MPS or LP by the file's suffix), with Pyomo's
         variable and constraint names, so that another solver can check it and its
         solution can be read back by name."""
-        solver, highs = self.solver, self.highs
-        for var_id, column in solver._pyomo_var_to_solver_var_map.items():
-            highs.passColName(column, solver._vars[var_id][0].name.replace(" ", ""))
-        for constraint, row in solver._pyomo_con_to_solver_con_map.items():
+        highs = self.highs
+        for column, var in enumerate(self.handoff.variables):
+            highs.passColName(column, var.name.replace(" ", ""))
+        for row, constraint in enumerate(self.handoff.constraints):
             highs.passRowName(row, constraint.name.replace(" ", ""))
         highs.setOptionValue("output_flag", False)  # HiGHS announces the write on stdout
         highs.writeModel(path)
@@ -324,8 +325,8 @@ class HighsSession:
         highs.cbMipInterrupt.clear()
         started = time.perf_counter()
         start = starting_plan(highs, self.phase_columns(), settings)
-        # Pyomo's persistent interface only pushes bounds it sees change on the Pyomo side,
-        # so bounds set on HiGHS directly hold for this search and are put back after it.
+        # Bounds set on HiGHS directly hold for this search only and are put back after it
+        # (Pyomo's persistent interface would not see them change on the Pyomo side).
         # They go first: changing the model drops a MIP start set before.
         replaced = start.narrow(highs)
         if start.solution is not None:
@@ -336,38 +337,31 @@ class HighsSession:
             _subscribe_progress(highs, progress, time.perf_counter())
         try:
             started = time.perf_counter()
-            results = self.solver.solve(
-                self.built.model,
-                time_limit=remaining_time(settings, timings["first_plan"] + timings["narrowing"]),
-                rel_gap=settings.mip_rel_gap,
-                threads=settings.threads,
-                solver_options={"random_seed": settings.random_seed, **dict(settings.highs_options)},
-                raise_exception_on_nonoptimal_result=False,
-                load_solutions=False,
-            )
+            outcome = self.handoff.solve({
+                **settings.highs_option_values(),
+                "time_limit": remaining_time(settings, timings["first_plan"] + timings["narrowing"]),
+            })
             timings["highs_wall"] = time.perf_counter() - started
-            has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-            if has_solution:  # before the bounds go back: a model change drops the solution
+            if outcome.has_solution:  # before the bounds go back: a model change drops the solution
                 started = time.perf_counter()
-                results.solution_loader.load_vars()
+                self.handoff.load_values()
                 timings["load"] = time.perf_counter() - started
         finally:
             start.restore(highs, replaced)
         counts = model_counts(highs)
-        optimal = results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
-        objective = results.incumbent_objective
-        bound = start.instance_bound(results.objective_bound)
+        optimal = outcome.termination == TerminationCondition.convergenceCriteriaSatisfied
+        objective = outcome.objective
+        bound = start.instance_bound(outcome.bound)
         gap = None
         if objective is not None and bound is not None:
             gap = abs(bound - objective) / max(abs(objective), 1e-9)
-        # timing_info.highs_time is cumulative across re-solves on one solver object.
-        cumulative = float(results.timing_info.highs_time)
-        highs_seconds = max(0.0, cumulative - self._highs_seconds_before)
-        self._highs_seconds_before = cumulative
-        version = ".".join(str(v) for v in self.solver.version())
+        # HiGHS's run clock adds up over re-solves on one HiGHS object.
+        highs_seconds = max(0.0, outcome.cumulative_seconds - self._highs_seconds_before)
+        self._highs_seconds_before = outcome.cumulative_seconds
+        version = f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
         return SolverRun(
-            built=self.built, settings=settings, termination=results.termination_condition.name,
-            has_solution=has_solution, optimal=optimal,
+            built=self.built, settings=settings, termination=outcome.termination.name,
+            has_solution=outcome.has_solution, optimal=optimal,
             objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
             bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
             gap=gap, highs_seconds=highs_seconds, highs_version=version,
@@ -379,7 +373,7 @@ def run_highs(
     built: BuiltModel, settings: SolveSettings, *, progress: ProgressCallback | None = None,
     write_model: str | None = None, timings: dict[str, float] | None = None,
 ) -> SolverRun:
-    """Hand the built model to HiGHS through Pyomo's persistent interface and solve it once."""
+    """Hand the built model to HiGHS in one call and solve it once."""
     timings = {} if timings is None else timings
     session = HighsSession(built, write_model=write_model, timings=timings)
     return session.run(settings, progress=progress, timings=timings)
