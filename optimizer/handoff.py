@@ -22,7 +22,7 @@ from typing import Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
@@ -184,6 +184,7 @@ class PersistentHandoff:
     """Pyomo's persistent HiGHS interface: knob Params can change between runs (update())."""
 
     def __init__(self, model: pyo.ConcreteModel):
+        import pyomo.environ  # noqa: F401  (registers the solver plugins with the factory)
         from pyomo.contrib.solver.common.factory import SolverFactory
 
         self.model = model

@@ -15,7 +15,7 @@ import time
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from models.instance import Instance
 from optimizer.formulation import BuiltModel, build_model, retarget_model

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from models.instance import AIPhase, Instance
 from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value_parts

@@ -9,7 +9,7 @@ btc[t]  = btc[t-1] + BTC mined - BTC sold,  btc[t] >= the locked starting stack
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from optimizer.economics import existing_debt_schedule
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear

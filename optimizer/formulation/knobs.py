@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from models.common import series_values
 from models.instance import Instance

@@ -9,7 +9,7 @@ goes to the treasury; power and opex are paid in cash.
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from optimizer.economics import btc_mined_per_mw, mining_energy_cost_per_mw
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear

@@ -7,7 +7,7 @@ rent after the horizon, fleet salvage and mining continuation, less debt outstan
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from optimizer.formulation.context import BuildContext, Term, linear
 

@@ -3,7 +3,7 @@ running stays within the energized contracted MW (zero before the site is energi
 
 from __future__ import annotations
 
-import pyomo.environ as pyo
+import pyomo.core as pyo
 
 from optimizer.formulation.context import BuildContext, linear
 
