@@ -74,3 +74,24 @@ def test_both_hand_offs_take_the_same_search_path_and_load_the_same_values():
         reports.append((outcome.termination, outcome.objective, outcome.bound,
                         info.simplex_iteration_count, info.mip_node_count, values))
     assert reports[0] == reports[1]
+
+
+def test_progress_reports_come_from_highs_search_on_the_direct_hand_off():
+    """The progress display is fed by HiGHS's MIP callback on the HiGHS that searches: each
+    report's incumbent (a maximization) never exceeds its bound, incumbents only rise and
+    bounds only fall, and none is better than the plan the run ends with."""
+    from optimizer.solve import run_highs
+
+    instance = load_instance("instances/cleanspark_2026.yaml")
+    reports = []
+    run = run_highs(build_model(instance), SolveSettings.from_instance(instance), progress=reports.append)
+    assert run.optimal and reports
+    seen = [r for r in reports if r.incumbent_usd is not None and r.bound_usd is not None]
+    assert seen, "no report carried an incumbent and a bound"
+    for earlier, later in zip(seen, seen[1:], strict=False):
+        assert later.incumbent_usd >= earlier.incumbent_usd - 1e-6
+        assert later.bound_usd <= earlier.bound_usd + 1e-6
+        assert later.elapsed_seconds >= earlier.elapsed_seconds
+    for report in seen:
+        assert report.incumbent_usd <= report.bound_usd + 1e-6
+        assert report.incumbent_usd <= run.objective_usd + 1e-3
