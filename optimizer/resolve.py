@@ -16,10 +16,12 @@ import time
 import highspy
 import numpy as np
 import pyomo.core as pyo
+from pyomo.contrib.solver.common.results import TerminationCondition
 
 from models.instance import Instance
 from optimizer.formulation import BuiltModel, build_model, retarget_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
+from optimizer.handoff import outcome_of
 from optimizer.solve import (
     HighsSession,
     SolverRun,
@@ -47,14 +49,6 @@ def canonical_lp(lp: highspy.HighsLp) -> highspy.HighsLp:
     matrix.value_ = value
     lp.a_matrix_ = matrix
     return lp
-
-
-_STATUS = {
-    highspy.HighsModelStatus.kOptimal: "convergenceCriteriaSatisfied",
-    highspy.HighsModelStatus.kInfeasible: "provenInfeasible",
-    highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasibleOrUnbounded",
-    highspy.HighsModelStatus.kTimeLimit: "maxTimeLimit",
-}
 
 
 REFERENCE_CAPEX_USD_PER_MW_IT = 1e6
@@ -125,23 +119,22 @@ class ParametricSolver:
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started
-        info = highs.getInfo()
-        status = highs.getModelStatus()
-        has_solution = info.primal_solution_status == 2
+        outcome = outcome_of(highs)
+        has_solution = outcome.has_solution
         if has_solution:
             values = highs.getSolution().col_value
             for column, var in self._columns:
                 var.set_value(values[column], skip_validation=True)
-        objective = info.objective_function_value if has_solution else None
-        bound = start.instance_bound(info.mip_dual_bound) if has_solution else None
+        objective = outcome.objective
+        bound = start.instance_bound(outcome.bound) if has_solution else None
         gap = abs(bound - objective) / max(abs(objective), 1e-9) if bound is not None else None
         counts = {"variables": lp.num_col_, "constraints": lp.num_row_,
                   "binaries": int(sum(1 for v in lp.integrality_ if int(v) != 0)),
                   "nonzeros": int(len(lp.a_matrix_.value_))}
         return SolverRun(
             built=self.built, settings=settings,
-            termination=_STATUS.get(status, str(status).rsplit(".", 1)[-1]),
-            has_solution=has_solution, optimal=status == highspy.HighsModelStatus.kOptimal,
+            termination=outcome.termination.name, has_solution=has_solution,
+            optimal=outcome.termination == TerminationCondition.convergenceCriteriaSatisfied,
             objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
             bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
             gap=gap, highs_seconds=float(highs.getRunTime()),
