@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -67,6 +68,7 @@ class SigningLp:
         self.phases = {p.key: p for p in phases}
         self.solves = 0
         self.relaxation_bound: float | None = None
+        self.relaxation_seconds: float | None = None  # how long the first, cold solve took
 
     def _bound(self, columns: np.ndarray, value: float) -> None:
         if columns.size:
@@ -89,13 +91,16 @@ class SigningLp:
         self._bound(columns[:earliest], 0.0)
 
     def solve(self) -> bool:
+        started = time.perf_counter()
         self.highs.run()
         self.solves += 1
         optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        if self.solves == 1 and optimal:
+        if self.solves == 1:
             # The first solve has nothing fixed: the LP relaxation, a bound on every plan.
             # (Kept here because HiGHS re-solves an unchanged LP from scratch when run again.)
-            self.relaxation_bound = self.objective
+            self.relaxation_seconds = time.perf_counter() - started
+            if optimal:
+                self.relaxation_bound = self.objective
         return optimal
 
     def signed_by(self, key: Key) -> np.ndarray:
@@ -114,13 +119,14 @@ class Budget:
     the model alone; the deadline only guards short time limits (runs that stop on a time
     limit depend on the machine's speed anyway)."""
 
-    def __init__(self, solves: int, deadline: float | None = None):
+    def __init__(self, solves: int, deadline: float | Callable[[], float | None] | None = None):
         self.solves = solves
-        self.deadline = deadline
+        self.deadline = deadline  # a time, or a function giving it once it is known
 
     @property
     def exhausted(self) -> bool:
-        return self.solves <= 0 or (self.deadline is not None and time.perf_counter() > self.deadline)
+        deadline = self.deadline() if callable(self.deadline) else self.deadline
+        return self.solves <= 0 or (deadline is not None and time.perf_counter() > deadline)
 
 
 def _rounded(values: np.ndarray) -> int | None:
@@ -280,21 +286,28 @@ class FirstPlan:
     plan: Plan | None
     relaxation_bound: float | None
     lp: SigningLp
+    deadline: float | None = None  # the one the search kept to (the narrowing keeps to it too)
 
 
 def find_first_plan(lp: highspy.HighsLp, phases: list[PhaseColumns], threads: int, *,
                     dive_budget: int, improve_budget: int,
-                    deadline: float | None = None) -> FirstPlan | None:
-    """The first plan, or None when the model has no phase to sign."""
+                    deadline: Callable[[float], float] | None = None) -> FirstPlan | None:
+    """The first plan, or None when the model has no phase to sign. ``deadline`` turns the
+    relaxation's first solve time into the time the search must stop by."""
     if not phases:
         return None
     signing = SigningLp(lp, phases, threads)
-    plan = Diver(signing, Budget(dive_budget, deadline)).dive({})
+
+    def stop_by() -> float | None:
+        seconds = signing.relaxation_seconds
+        return None if deadline is None or seconds is None else deadline(seconds)
+
+    plan = Diver(signing, Budget(dive_budget, stop_by)).dive({})
     bound = signing.relaxation_bound
     value = None
     if plan is not None:
-        plan = improve(signing, plan, Budget(improve_budget, deadline))
+        plan = improve(signing, plan, Budget(improve_budget, stop_by))
         value = _value(signing, plan)
     if value is None:
-        return FirstPlan(None, None, None, bound, signing)
-    return FirstPlan(signing.highs.getSolution(), value, plan, bound, signing)
+        return FirstPlan(None, None, None, bound, signing, stop_by())
+    return FirstPlan(signing.highs.getSolution(), value, plan, bound, signing, stop_by())

@@ -115,7 +115,7 @@ class ParametricSolver:
         searched = time.perf_counter() - started
         timings["first_plan"] = searched - start.narrowing.seconds
         timings["narrowing"] = start.narrowing.seconds
-        highs.setOptionValue("time_limit", remaining_time(settings, searched))
+        highs.setOptionValue("time_limit", remaining_time(settings, searched, start.share))
         started = time.perf_counter()
         highs.run()
         timings["highs_wall"] = time.perf_counter() - started

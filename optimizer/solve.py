@@ -154,11 +154,32 @@ FIRST_PLAN_SHARE_OF_TIME_LIMIT = 0.5
 """The first-plan search stops once it has used this share of the time limit (it keeps the
 best complete plan; a dive cut short leaves the do-nothing plan as the start)."""
 
+FIRST_PLAN_SHARE_WHEN_HIGHS_CANNOT_START = 0.9
+"""The share it may use when HiGHS could not get through its presolve and root LP in the
+rest: HiGHS would spend its half without finding or proving anything."""
 
-def remaining_time(settings: SolveSettings, used_seconds: float) -> float:
-    """HiGHS's own limit: what the first-plan search left of the solve's time limit."""
+HIGHS_ROOT_PER_RELAXATION_SOLVE = 3.5
+"""HiGHS's presolve and root LP take about this many times our relaxation's first, cold
+solve: measured 2.4-4.8 times (cleanspark 1.1 s against 0.23 s, 20 x 180 5.4 s against
+1.56 s, 50 x 180 24-33 s against 10-12 s; benchmarks/README.md, fourth pass)."""
+
+
+def first_plan_share(time_limit_seconds: float, relaxation_seconds: float) -> float:
+    """The share of the time limit the first plan and the narrowing may use.
+
+    At 50 sites x 180 months and a 60 s limit, half the limit cut the first plan's
+    improvement pass while HiGHS, given the other 30 s, got little past its root LP: the
+    plan ended 5-7 % from the bound; with 90 % of the limit it ends 3.9 % from it."""
+    rest = (1.0 - FIRST_PLAN_SHARE_OF_TIME_LIMIT) * time_limit_seconds
+    if rest < HIGHS_ROOT_PER_RELAXATION_SOLVE * relaxation_seconds:
+        return FIRST_PLAN_SHARE_WHEN_HIGHS_CANNOT_START
+    return FIRST_PLAN_SHARE_OF_TIME_LIMIT
+
+
+def remaining_time(settings: SolveSettings, used_seconds: float, share: float) -> float:
+    """HiGHS's own limit: what the first-plan search (allowed ``share`` of the limit) left."""
     limit = settings.time_limit_seconds
-    return max(limit - used_seconds, (1.0 - FIRST_PLAN_SHARE_OF_TIME_LIMIT) * limit)
+    return max(limit - used_seconds, (1.0 - share) * limit)
 
 
 def dive_budget(phases: int) -> int:
@@ -185,6 +206,7 @@ class Start:
     solution: object | None
     source: str
     relaxation_bound: float | None = None
+    share: float = FIRST_PLAN_SHARE_OF_TIME_LIMIT  # of the time limit the search could use
     first_plan_value: float | None = None
     narrowing: Narrowing = field(default_factory=Narrowing)
     columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
@@ -225,20 +247,29 @@ class Start:
 def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> Start:
     """The MIP start handed to HiGHS (the LP dive of optimizer.first_plan, else the
     do-nothing plan, else none) and, after a dive, the months optimizer.narrowing rules out."""
-    deadline = time.perf_counter() + FIRST_PLAN_SHARE_OF_TIME_LIMIT * settings.time_limit_seconds
+    started = time.perf_counter()
+    limit = settings.time_limit_seconds
+    shares: list[float] = []
+
+    def deadline(relaxation_seconds: float) -> float:
+        if not shares:
+            shares.append(first_plan_share(limit, relaxation_seconds))
+        return started + shares[0] * limit
+
     found = find_first_plan(highs.getLp(), phases, settings.threads,
                             dive_budget=dive_budget(len(phases)),
                             improve_budget=improve_budget(len(phases)), deadline=deadline)
+    share = shares[0] if shares else FIRST_PLAN_SHARE_OF_TIME_LIMIT
     bound = found.relaxation_bound if found is not None else None
     if found is None or found.solution is None:
         start = no_signing_start(highs, settings.threads)
-        return Start(start, "nothing signed" if start is not None else "none", bound)
-    started = time.perf_counter()
+        return Start(start, "nothing signed" if start is not None else "none", bound, share)
+    narrowing_started = time.perf_counter()
     narrowing = narrow_windows(found.lp, found.plan, found.value,
-                               Budget(narrowing_budget(len(phases)), deadline))
-    narrowing.seconds = time.perf_counter() - started
+                               Budget(narrowing_budget(len(phases)), found.deadline))
+    narrowing.seconds = time.perf_counter() - narrowing_started
     columns, lower, upper = narrowing.column_bounds({p.key: p.columns for p in phases})
-    return Start(found.solution, "lp dive", bound, found.value, narrowing, columns, lower, upper)
+    return Start(found.solution, "lp dive", bound, share, found.value, narrowing, columns, lower, upper)
 
 
 def _finite(value: float | None) -> bool:
@@ -339,7 +370,8 @@ class HighsSession:
             started = time.perf_counter()
             outcome = self.handoff.solve({
                 **settings.highs_option_values(),
-                "time_limit": remaining_time(settings, timings["first_plan"] + timings["narrowing"]),
+                "time_limit": remaining_time(settings, timings["first_plan"] + timings["narrowing"],
+                                             start.share),
             })
             timings["highs_wall"] = time.perf_counter() - started
             if outcome.has_solution:  # before the bounds go back: a model change drops the solution

@@ -120,3 +120,38 @@ def test_no_budget_falls_back_to_the_do_nothing_plan(small_generated, monkeypatc
     x = np.asarray(start.solution.col_value)
     assert all(x[p.columns].max() == 0.0 for p in session.phase_columns())
     assert_mip_feasible(session.highs.getLp(), x)
+
+
+def test_the_first_plan_keeps_halves_unless_highs_could_not_reach_its_root() -> None:
+    from optimizer.solve import first_plan_share, remaining_time
+
+    # 60 s limit, relaxation solved in 10 s: HiGHS would need ~3.5 x 10 = 35 s for its
+    # presolve and root LP, more than the 30 s half it gets, so the search may use 90 % (54 s).
+    assert first_plan_share(60.0, 10.0) == 0.9
+    # 8 s: ~28 s fits in 30 s; at 70 s and 10 s (35 s needed, 35 s left) HiGHS keeps its half.
+    assert first_plan_share(60.0, 8.0) == 0.5
+    assert first_plan_share(70.0, 10.0) == 0.5
+    assert first_plan_share(120.0, 0.23) == 0.5  # cleanspark's own limit and relaxation
+    settings = SolveSettings(time_limit_seconds=60.0, mip_rel_gap=0.001, threads=1, random_seed=0)
+    assert remaining_time(settings, 20.0, 0.5) == 40.0  # what is left of the limit
+    assert remaining_time(settings, 50.0, 0.5) == 30.0  # never less than the other half
+    assert remaining_time(settings, 58.0, 0.9) == pytest.approx(6.0)  # or the other tenth
+
+
+def test_a_deadline_known_only_after_the_relaxation_is_kept(small_generated) -> None:
+    """The search's deadline is decided from the relaxation's first solve: a rule that puts it
+    in the past stops the dive right after that solve (no plan; the do-nothing start follows),
+    and the time the rule was given is the first solve's."""
+    session = session_of(small_generated)
+    seen: list[float] = []
+
+    def already_passed(relaxation_seconds: float) -> float:
+        seen.append(relaxation_seconds)
+        return 0.0
+
+    found = find_first_plan(session.highs.getLp(), session.phase_columns(), 1,
+                            dive_budget=200, improve_budget=200, deadline=already_passed)
+    assert found is not None and found.solution is None
+    assert found.lp.solves == 1 and found.relaxation_bound is not None
+    assert seen and all(s == found.lp.relaxation_seconds > 0 for s in seen)
+    assert found.deadline == 0.0
