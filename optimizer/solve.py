@@ -249,17 +249,16 @@ def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) ->
     do-nothing plan, else none) and, after a dive, the months optimizer.narrowing rules out."""
     started = time.perf_counter()
     limit = settings.time_limit_seconds
-    shares: list[float] = []
 
     def deadline(relaxation_seconds: float) -> float:
-        if not shares:
-            shares.append(first_plan_share(limit, relaxation_seconds))
-        return started + shares[0] * limit
+        return started + first_plan_share(limit, relaxation_seconds) * limit
 
     found = find_first_plan(highs.getLp(), phases, settings.threads,
                             dive_budget=dive_budget(len(phases)),
                             improve_budget=improve_budget(len(phases)), deadline=deadline)
-    share = shares[0] if shares else FIRST_PLAN_SHARE_OF_TIME_LIMIT
+    share = FIRST_PLAN_SHARE_OF_TIME_LIMIT
+    if found is not None and found.lp.relaxation_seconds is not None:
+        share = first_plan_share(limit, found.lp.relaxation_seconds)
     bound = found.relaxation_bound if found is not None else None
     if found is None or found.solution is None:
         start = no_signing_start(highs, settings.threads)
