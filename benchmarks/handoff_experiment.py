@@ -5,12 +5,13 @@
 Compares, on one synthetic instance (benchmarks.generate), each in a fresh model:
   A. build_model as it is, with Python's cyclic garbage collector on (today) and paused
      (gc.disable() around the build, what pyomo.common.gc_manager.PauseGC does);
-  B. the hand-off as it is: Pyomo's persistent contrib interface, ``HighsSession``;
-  C. one pass over the rows with Pyomo's LinearRepnVisitor (the walker of Pyomo's LP and NL
-     writers) into CSR arrays + one ``highspy.passModel`` (no persistence: no Param updates);
+  B. Pyomo's persistent contrib interface (``optimizer.handoff.PersistentHandoff``, what
+     sweeps use);
+  C. one pass over the rows with Pyomo's LinearRepnVisitor into arrays + one
+     ``highspy.passModel`` (``optimizer.handoff.DirectHandoff``, what a plain solve uses
+     since the fourth pass; it was first measured here);
 and checks that C gives HiGHS the same model as B (sizes, and the same LP relaxation
-objective). (LinearStandardFormCompiler would do C in one call but needs scipy, which is
-not a dependency.) Nothing here changes optimizer/; it only measures what a change would buy.
+objective; tests/test_handoff.py checks the arrays themselves).
 """
 
 from __future__ import annotations
@@ -20,56 +21,6 @@ import gc
 import time
 
 from benchmarks.generate import Size, generate_instance
-
-
-def direct_handoff(model):
-    """Rows compiled with Pyomo's LinearRepnVisitor (the LP/NL writers' walker), one pass,
-    into CSR arrays, passed to a fresh highspy.Highs in one passModel call."""
-    import highspy
-    import numpy as np
-    import pyomo.environ as pyo
-    from pyomo.repn.linear import LinearRepnVisitor
-
-    columns = list(model.component_data_objects(pyo.Var, active=True, descend_into=True))
-    col_of = {id(v): j for j, v in enumerate(columns)}
-    visitor = LinearRepnVisitor({})
-    starts, index, value, lower, upper = [0], [], [], [], []
-    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        lb, body, ub = con.to_bounded_expression(evaluate_bounds=True)
-        repn = visitor.walk_expression(body)
-        for var_id, coef in repn.linear.items():
-            if coef:
-                index.append(col_of[var_id])
-                value.append(coef)
-        starts.append(len(index))
-        constant = repn.constant * repn.multiplier if repn.multiplier != 1 else repn.constant
-        lower.append(-highspy.kHighsInf if lb is None else lb - constant)
-        upper.append(highspy.kHighsInf if ub is None else ub - constant)
-    objective = next(model.component_data_objects(pyo.Objective, active=True))
-    obj = visitor.walk_expression(objective.expr)
-    cost = np.zeros(len(columns))
-    for var_id, coef in obj.linear.items():
-        cost[col_of[var_id]] += coef
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(columns), len(lower)
-    lp.col_cost_ = cost
-    lp.offset_ = float(obj.constant)
-    lp.col_lower_ = np.array([-highspy.kHighsInf if v.lb is None else v.lb for v in columns])
-    lp.col_upper_ = np.array([highspy.kHighsInf if v.ub is None else v.ub for v in columns])
-    lp.row_lower_, lp.row_upper_ = np.array(lower), np.array(upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(columns), len(lower)
-    lp.integrality_ = [highspy.HighsVarType.kInteger if v.is_integer() else highspy.HighsVarType.kContinuous
-                       for v in columns]
-    lp.sense_ = (highspy.ObjSense.kMaximize if objective.sense == pyo.maximize
-                 else highspy.ObjSense.kMinimize)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
-    return h
 
 
 def relaxation(h) -> float:
@@ -94,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from models import validate_instance_data
     from optimizer.formulation import build_model
-    from optimizer.solve import HighsSession
+    from optimizer.handoff import DirectHandoff, PersistentHandoff
 
     size = Size("experiment", args.sites, args.months, args.phases_per_site)
     instance = validate_instance_data(generate_instance(size))
@@ -113,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             gc.enable()
         started = time.perf_counter()
-        session = HighsSession(built)
+        session = PersistentHandoff(built.model)
         persistent = time.perf_counter() - started
         started = time.perf_counter()
-        direct = direct_handoff(built.model)
+        direct = DirectHandoff(built.model).highs
         compiled = time.perf_counter() - started
         print(f"run {attempt + 1}: build {build_gc:.2f} s (gc on), {build_nogc:.2f} s (gc paused); "
               f"hand-off {persistent:.2f} s (persistent), {compiled:.2f} s "
