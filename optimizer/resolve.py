@@ -137,7 +137,7 @@ class ParametricSolver:
             optimal=outcome.termination == TerminationCondition.convergenceCriteriaSatisfied,
             objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
             bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
-            gap=gap, highs_seconds=float(highs.getRunTime()),
+            gap=gap, highs_seconds=outcome.cumulative_seconds,  # a fresh HiGHS per point
             highs_version=f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}",
             counts=counts, timings=timings,
         )
