@@ -689,6 +689,44 @@ def test_signing_cap_below_phase_size_prevents_signing():
     assert len(solve_dict(data).result.plan.decisions.signings) == 1
 
 
+def _relaxation_value_usd(data: dict) -> float:
+    """The LP relaxation's optimum of an instance's model, integrality dropped (HiGHS)."""
+    import numpy as np
+
+    from models import validate_instance_data
+    from optimizer.formulation import build_model
+    from optimizer.formulation.context import USD_PER_MODEL_UNIT
+    from optimizer.handoff import DirectHandoff
+
+    handoff = DirectHandoff(build_model(validate_instance_data(data)).model)
+    highs = handoff.highs
+    columns = highs.getNumCol()
+    highs.changeColsIntegrality(columns, np.arange(columns, dtype=np.int32),
+                                np.zeros(columns, dtype=np.uint8))
+    highs.run()
+    return highs.getInfo().objective_function_value * USD_PER_MODEL_UNIT
+
+
+def test_a_phase_larger_than_the_cap_and_those_after_it_are_never_signed():
+    """Cap 10 MW per calendar year; the site's phases in order are 5, 12 and 5 MW. The 12 MW
+    hall cannot be signed in any one year, and the last hall must follow it, so only the
+    first can be signed: the instance is worth exactly what it is worth without the other
+    two, as a MIP and as an LP relaxation. (Without the reduction the relaxation signs 5/12
+    of the big hall in 2027 and the rest in 2028, and part of the last hall with it.)"""
+    small = make_phase(id="hall1", critical_it_mw=5.0)
+    big = make_phase(id="hall2", critical_it_mw=12.0)
+    last = make_phase(id="hall3", critical_it_mw=5.0)
+    capped = make_instance(horizon=36, phases=[small, big, last], signing_cap_mw_per_year=10.0)
+    alone = make_instance(horizon=36, phases=[small], signing_cap_mw_per_year=10.0)
+
+    plan = solve_dict(capped).result.plan
+    assert [s.phase for s in plan.decisions.signings] == ["hall1"]
+    assert plan.npv_usd == pytest.approx(solve_dict(alone).result.plan.npv_usd, rel=1e-9)
+    assert _relaxation_value_usd(capped) == pytest.approx(_relaxation_value_usd(alone), rel=1e-9)
+    uncapped = make_instance(horizon=36, phases=[small, big, last])
+    assert _relaxation_value_usd(uncapped) > _relaxation_value_usd(alone) + 1e6  # the halls are worth signing
+
+
 def test_revolver_cheaper_than_discounting_is_drawn_to_the_limit():
     """Revolver of $10M at 6 %/yr (0.5 %/month) with a 1.2 %/yr (0.1 %/month) fee on the
     limit left undrawn at the month's start; discount rate 10 %/yr; nothing else; $1M cash.
