@@ -155,7 +155,8 @@ class Diver:
 
     def dive(self, plan: Plan) -> Plan | None:
         """Complete ``plan`` (its phases already fixed in the LP), or None when the LP
-        cannot be kept feasible or the budget runs out first."""
+        cannot be kept feasible. When the budget runs out first, the phases still open are
+        left unsigned: a plan that signs only what the dive had fixed by then."""
         plan = dict(plan)
         if not self.solve():
             return None
@@ -164,7 +165,7 @@ class Diver:
             if not open_phases:
                 return plan
             if self.budget.exhausted:
-                return None
+                return self._leave_open_phases_unsigned(plan)
             # Earliest first: a phase signed early shapes the cash every later one sees.
             open_phases.sort(key=lambda item: (item[1] is None, item[1] or 0))
             batch = open_phases[: max(1, math.ceil(len(open_phases) / PHASES_PER_ROUND_DIVISOR))]
@@ -183,6 +184,17 @@ class Diver:
             self.lp.sign(key, earliest)
             if not self.solve():
                 return None
+
+    def _leave_open_phases_unsigned(self, plan: Plan) -> Plan | None:
+        """Why: a dive cut short by a short time limit used to leave HiGHS the plan that
+        signs nothing; at 50 sites x 120 months and 10 s that was the whole answer."""
+        rest = [key for key in self.lp.phases if key not in plan]
+        for key in rest:
+            self.lp.sign(key, None)
+        if not self.solve():
+            return None
+        plan.update(dict.fromkeys(rest))
+        return plan
 
     def _fix_integral(self, plan: Plan) -> list[tuple[Key, int | None]]:
         """Fix every ready phase the LP already signs integrally; return the others' roundings."""
@@ -235,6 +247,8 @@ def _value(lp: SigningLp, plan: Plan) -> float | None:
 def improve(lp: SigningLp, plan: Plan, budget: Budget) -> Plan:
     """Move each signed phase to the earliest month the LP allows once the phases signed
     after it make way, re-dive those, and keep the move when the plan is worth more."""
+    if budget.exhausted:
+        return plan
     best = _value(lp, plan)
     budget.solves -= 1
     if best is None:

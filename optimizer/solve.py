@@ -152,7 +152,7 @@ def no_signing_start(highs, threads: int) -> object | None:
 
 FIRST_PLAN_SHARE_OF_TIME_LIMIT = 0.5
 """The first-plan search stops once it has used this share of the time limit (it keeps the
-best complete plan; a dive cut short leaves the do-nothing plan as the start)."""
+best complete plan; a dive cut short signs what it had fixed and leaves the rest unsigned)."""
 
 FIRST_PLAN_SHARE_WHEN_HIGHS_CANNOT_START = 0.9
 """The share it may use when HiGHS could not get through its presolve and root LP in the

@@ -108,11 +108,33 @@ def test_first_plan_is_a_function_of_the_model(small_generated) -> None:
     assert np.asarray(a.solution.col_value).tobytes() == np.asarray(b.solution.col_value).tobytes()
 
 
-def test_no_budget_falls_back_to_the_do_nothing_plan(small_generated, monkeypatch) -> None:
-    import optimizer.solve as solve
+def test_a_dive_cut_short_signs_what_it_fixed_and_leaves_the_rest_unsigned(small_generated) -> None:
+    """With LP solves for only part of the dive, the plan keeps the phases fixed so far and
+    signs none of the others: still a MIP-feasible point, worth no more than the full dive's
+    plan, and not the do-nothing plan (a start that signs nothing would make this vacuous)."""
+    session = session_of(small_generated)
+    lp = session.highs.getLp()
+    phases = session.phase_columns()
+    full = find_first_plan(lp, phases, 1, dive_budget=200, improve_budget=0)
+    cut = find_first_plan(lp, phases, 1, dive_budget=2, improve_budget=0)
+    assert full is not None and cut is not None and cut.value is not None
+    x = np.asarray(cut.solution.col_value)
+    assert_mip_feasible(lp, x)
+    assert objective_at(lp, x) == pytest.approx(cut.value, rel=1e-9)
+    signed = {key for key, month in cut.plan.items() if month is not None}
+    unsigned = {key for key, month in cut.plan.items() if month is None}
+    assert signed and unsigned  # cut short: some phases fixed, the others left out
+    assert len(signed) < len([m for m in full.plan.values() if m is not None])
+    assert cut.value <= full.value + 1e-9
+    for phase in phases:  # what the plan says is what the point does
+        assert (x[phase.columns[-1]] > 0.5) == (phase.key in signed)
+
+
+def test_no_first_plan_falls_back_to_the_do_nothing_plan(small_generated, monkeypatch) -> None:
+    from optimizer.first_plan import Diver
 
     session = session_of(small_generated)
-    monkeypatch.setattr(solve, "dive_budget", lambda phases: 0)
+    monkeypatch.setattr(Diver, "dive", lambda self, plan: None)  # as when the LP is infeasible
     settings = SolveSettings.from_instance(small_generated, threads=1)
     start = starting_plan(session.highs, session.phase_columns(), settings)
     assert start.source == "nothing signed" and start.solution is not None
@@ -140,8 +162,9 @@ def test_the_first_plan_keeps_halves_unless_highs_could_not_reach_its_root() -> 
 
 def test_a_deadline_known_only_after_the_relaxation_is_kept(small_generated) -> None:
     """The search's deadline is decided from the relaxation's first solve: a rule that puts it
-    in the past stops the dive right after that solve (no plan; the do-nothing start follows),
-    and the time the rule was given is the first solve's."""
+    in the past stops the dive right after that solve (the phases the relaxation signs
+    integrally are kept, the others left unsigned), and the time the rule was given is the
+    first solve's."""
     session = session_of(small_generated)
     seen: list[float] = []
 
@@ -151,7 +174,10 @@ def test_a_deadline_known_only_after_the_relaxation_is_kept(small_generated) -> 
 
     found = find_first_plan(session.highs.getLp(), session.phase_columns(), 1,
                             dive_budget=200, improve_budget=200, deadline=already_passed)
-    assert found is not None and found.solution is None
-    assert found.lp.solves == 1 and found.relaxation_bound is not None
+    assert found is not None and found.solution is not None
+    # The relaxation, the LP with the open phases unsigned, the plan's final evaluation: no
+    # rounding round and no improvement move ran.
+    assert found.lp.solves == 3 and found.relaxation_bound is not None
+    assert_mip_feasible(session.highs.getLp(), np.asarray(found.solution.col_value))
     assert seen and all(s == found.lp.relaxation_seconds > 0 for s in seen)
     assert found.deadline == 0.0
