@@ -164,7 +164,7 @@ solve: measured 2.4-4.8 times (cleanspark 1.1 s against 0.23 s, 20 x 180 5.4 s a
 1.56 s, 50 x 180 24-33 s against 10-12 s; benchmarks/README.md, fourth pass). The top of
 that range, not its middle: misjudging this way costs little (a first plan given 90 % still
 stops at its LP budget, and HiGHS gets what it leaves), while the other way HiGHS gets a
-half it spends on its root cuts. At 50 x 180 with 60 s the relaxation takes 7-12 s, and
+half it spends on its root cuts. At 50 x 180 with 60 s the relaxation takes 8-12 s, and
 3.5 times kept the half for any under 8.6 s: the improvement pass was cut at 30 s and the
 plan ended 5.0 % from the bound, against 2.6 % with 90 % (benchmarks/README.md, fifth pass)."""
 
