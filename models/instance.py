@@ -351,3 +351,21 @@ class Instance(Strict):
             if site.id == site_id:
                 return site
         raise KeyError(site_id)
+
+    def phases_over_the_signing_cap(self) -> list[tuple[str, AIPhase, list[str]]]:
+        """(site id, phase, ids of the site's later phases) for each phase with more critical
+        IT than the yearly signing cap, the first such phase of each site only.
+
+        Such a phase can never be signed: its whole IT load is signed in one month, so in one
+        calendar year. Nor can the phases after it at its site, which are signed in order.
+        """
+        cap = self.signing_cap_mw_per_year
+        found = []
+        if cap is None:
+            return found
+        for site in self.sites:
+            for order, phase in enumerate(site.ai_phases):
+                if phase.critical_it_mw > cap:
+                    found.append((site.id, phase, [later.id for later in site.ai_phases[order + 1:]]))
+                    break
+        return found

@@ -44,6 +44,19 @@ def _instance_problems(error: InstanceError, what: str = "instance") -> typer.Ex
     return typer.Exit(EXIT_INVALID)
 
 
+def _print_notes(instance) -> None:
+    """What a valid instance rules out by itself, so that a plan's silence is explained."""
+    cap = instance.signing_cap_mw_per_year
+    for site, phase, later in instance.phases_over_the_signing_cap():
+        after = f"; nor can {', '.join(later)} after it" if later else ""
+        field = escape(f"sites[{site}].ai_phases[{phase.id}]")
+        err_console.print(
+            f"[yellow]note[/]: {field} has {phase.critical_it_mw:g} MW of critical IT, more than "
+            f"signing_cap_mw_per_year ({cap:g} MW): it can never be signed{escape(after)}",
+            highlight=False,
+        )
+
+
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON).")]) -> None:
     """Check an instance file and report every problem at once."""
@@ -57,6 +70,7 @@ def validate(file: Annotated[Path, typer.Argument(help="Instance file (YAML or J
         f"{len(instance.fleet)} ASIC generation(s), {len(instance.market.scenarios)} scenario(s), "
         f"{instance.horizon_months} months from {instance.start}"
     )
+    _print_notes(instance)
 
 
 @app.command()
@@ -90,6 +104,7 @@ def solve(
         instance = load_instance(file)
     except InstanceError as error:
         raise _instance_problems(error) from None
+    _print_notes(instance)
     # Pyomo and HiGHS take a second to import: only once the input is known to be good.
     from optimizer.pipeline import AuditDisagreement, solve_file
     from optimizer.report import ProgressDisplay, print_summary

@@ -209,6 +209,23 @@ def test_valid_instance_validates(tmp_path):
     assert "valid" in result.stdout
 
 
+def test_validate_notes_a_phase_over_the_signing_cap_and_those_after_it(tmp_path):
+    """Cap 10 MW per year; the site's phases are 5, 12 and 5 MW: the second can never be
+    signed, nor the third, which follows it. That is a note (exit 0), not an error; the
+    instance's first phase, under the cap, is not mentioned, and without a cap nothing is."""
+    phases = [make_phase(id="hall1", critical_it_mw=5.0), make_phase(id="hall2", critical_it_mw=12.0),
+              make_phase(id="hall3", critical_it_mw=5.0)]
+    capped = write_instance(tmp_path / "capped", make_instance(phases=phases, signing_cap_mw_per_year=10.0))
+    uncapped = write_instance(tmp_path / "uncapped", make_instance(phases=phases))
+    noted, quiet = run_cli_many([["validate", capped], ["validate", uncapped]], cwd=tmp_path)
+    assert noted.returncode == 0 and quiet.returncode == 0, noted.stderr + quiet.stderr
+    message = flat(noted.stderr)
+    assert "sites[alpha].ai_phases[hall2] has 12 MW of critical IT" in message
+    assert "signing_cap_mw_per_year (10 MW): it can never be signed; nor can hall3 after it" in message
+    assert "hall1" not in message
+    assert "note" not in quiet.stderr
+
+
 def test_valid_solve_writes_plan_files_and_is_byte_identical(tmp_path):
     instance = write_instance(tmp_path / "in", valid_data())
     outputs = [tmp_path / "plans" / name for name in ("first", "second")]

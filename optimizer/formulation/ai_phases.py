@@ -64,18 +64,18 @@ def signing_windows(instance: Instance, horizon_months: int, index_of) -> list[P
 
     A phase larger than the yearly signing cap can never be signed (its whole IT load is
     signed in one month), and nor can the phases after it at its site (they are signed in
-    order): they get an empty window and no columns. The MIP loses no plan; its LP
-    relaxation loses the fractions of them it would sign in two years to fill the caps
-    (at 10 sites x 120 months: 4263 to 4202 $M, the optimum is 4154), which the first
-    plan's dive and bounds are computed from. HiGHS's presolve finds the same reduction for
-    its own search.
+    order; Instance.phases_over_the_signing_cap): they get an empty window and no columns.
+    The MIP loses no plan; its LP relaxation loses the fractions of them it would sign in
+    two years to fill the caps (at 10 sites x 120 months: 4263 to 4202 $M, the optimum is
+    4154), which the first plan's dive and bounds are computed from. HiGHS's presolve finds
+    the same reduction for its own search.
     """
-    cap = instance.signing_cap_mw_per_year
+    over_the_cap = {site: phase.id for site, phase, _ in instance.phases_over_the_signing_cap()}
     windows = []
     for site in instance.sites:
         blocked = False
         for order, phase in enumerate(site.ai_phases):
-            blocked = blocked or (cap is not None and phase.critical_it_mw > cap)
+            blocked = blocked or over_the_cap.get(site.id) == phase.id
             first = 0
             if phase.earliest_signing_month is not None:
                 first = max(0, index_of(phase.earliest_signing_month))
