@@ -126,7 +126,7 @@ def solve(
         outcome = solve_file(
             file, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
             progress=display.update if display else None,
-            write_model=str(write_model) if write_model else None,
+            write_model=str(write_model) if write_model else None, instance=instance,
         )
     except InfeasibleError as error:
         err_console.print("[bold red]infeasible[/]: no plan satisfies every rule.")

@@ -82,13 +82,15 @@ def solve_file(
     progress: ProgressCallback | None = None,
     write_model: str | None = None,
     audit: bool = True,
+    instance: Instance | None = None,
 ) -> SolveOutcome:
-    """The whole pipeline for one instance file; writes the plan directory if ``out_dir``."""
+    """The whole pipeline for one instance file; writes the plan directory if ``out_dir``.
+    ``instance``: the file already validated by the caller (not read a second time)."""
     from optimizer.plan_io import write_plan_dir
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    instance = load_instance(path)
+    instance = instance if instance is not None else load_instance(path)
     sha = instance_fingerprint(path)
     timings["validate"] = time.perf_counter() - started
     settings = SolveSettings.from_instance(
