@@ -186,8 +186,10 @@ class Diver:
                 return None
 
     def _leave_open_phases_unsigned(self, plan: Plan) -> Plan | None:
-        """Why: a dive cut short by a short time limit used to leave HiGHS the plan that
-        signs nothing; at 50 sites x 120 months and 10 s that was the whole answer."""
+        """The plan with every phase not fixed yet left unsigned (one more LP), or None if
+        that LP is infeasible. Why: a dive cut short by a short time limit used to leave
+        HiGHS the plan that signs nothing; at 50 sites x 120 months and 10 s that was the
+        whole answer."""
         rest = [key for key in self.lp.phases if key not in plan]
         for key in rest:
             self.lp.sign(key, None)

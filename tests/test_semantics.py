@@ -711,8 +711,9 @@ def test_a_phase_larger_than_the_cap_and_those_after_it_are_never_signed():
     """Cap 10 MW per calendar year; the site's phases in order are 5, 12 and 5 MW. The 12 MW
     hall cannot be signed in any one year, and the last hall must follow it, so only the
     first can be signed: the instance is worth exactly what it is worth without the other
-    two, as a MIP and as an LP relaxation. (Without the reduction the relaxation signs 5/12
-    of the big hall in 2027 and the rest in 2028, and part of the last hall with it.)"""
+    two, as a MIP and as an LP relaxation. (Without the reduction the relaxation signs
+    fractions of the big hall in several years, and of the last hall with it, and is worth
+    about twice as much.)"""
     small = make_phase(id="hall1", critical_it_mw=5.0)
     big = make_phase(id="hall2", critical_it_mw=12.0)
     last = make_phase(id="hall3", critical_it_mw=5.0)
