@@ -10,7 +10,8 @@ milliseconds each on the example instances):
 1. dive: solve the LP; phases whose signing is already integral are fixed as they are;
    of the rest, the ones the LP signs earliest are fixed at the first month their
    "signed by" value reaches one half; if that breaks the LP, the earliest month at which
-   the phase can be signed is found by bisection.
+   the phase can be signed is found by bisection. A dive cut short by its budget leaves
+   the phases still open unsigned.
 2. improve: each signed phase in turn is moved to the earliest month the LP allows with the
    phases signed after it set free again, those are re-dived, and the move is kept if the
    plan is worth more.
