@@ -158,15 +158,13 @@ FIRST_PLAN_SHARE_WHEN_HIGHS_CANNOT_START = 0.9
 """The share it may use when HiGHS could not get through its presolve and root LP in the
 rest: HiGHS would spend its half without finding or proving anything."""
 
-HIGHS_ROOT_PER_RELAXATION_SOLVE = 5.0
-"""HiGHS's presolve and root LP take up to this many times our relaxation's first, cold
+HIGHS_ROOT_PER_RELAXATION_SOLVE = 3.5
+"""HiGHS's presolve and root LP take about this many times our relaxation's first, cold
 solve: measured 2.4-4.8 times (cleanspark 1.1 s against 0.23 s, 20 x 180 5.4 s against
 1.56 s, 50 x 180 24-33 s against 10-12 s; benchmarks/README.md, fourth pass). The top of
-that range, not its middle: misjudging this way costs little (a first plan given 90 % still
-stops at its LP budget, and HiGHS gets what it leaves), while the other way HiGHS gets a
-half it spends on its root cuts. At 50 x 180 with 60 s the relaxation takes 8-12 s, and
-3.5 times kept the half for any under 8.6 s: the improvement pass was cut at 30 s and the
-plan ended 5.0 % from the bound, against 2.6 % with 90 % (benchmarks/README.md, fifth pass)."""
+that range (5) was tried and dropped: it helped 50 x 180 with its tight generated cap (2.6 %
+against 5.0 % at 60 s) and hurt the same instance with a cleanspark-like cap, where
+HiGHS's half finds better plans (1.6 % against 0.56 %; benchmarks/README.md, fifth pass)."""
 
 
 def first_plan_share(time_limit_seconds: float, relaxation_seconds: float) -> float:

@@ -147,12 +147,12 @@ def test_no_first_plan_falls_back_to_the_do_nothing_plan(small_generated, monkey
 def test_the_first_plan_keeps_halves_unless_highs_could_not_reach_its_root() -> None:
     from optimizer.solve import first_plan_share, remaining_time
 
-    # 60 s limit, relaxation solved in 7 s: HiGHS may need up to 5 x 7 = 35 s for its
+    # 60 s limit, relaxation solved in 10 s: HiGHS would need ~3.5 x 10 = 35 s for its
     # presolve and root LP, more than the 30 s half it gets, so the search may use 90 % (54 s).
-    assert first_plan_share(60.0, 7.0) == 0.9
-    # 5 s: ~25 s fits in 30 s; at 70 s and 7 s (35 s needed, 35 s left) HiGHS keeps its half.
-    assert first_plan_share(60.0, 5.0) == 0.5
-    assert first_plan_share(70.0, 7.0) == 0.5
+    assert first_plan_share(60.0, 10.0) == 0.9
+    # 8 s: ~28 s fits in 30 s; at 70 s and 10 s (35 s needed, 35 s left) HiGHS keeps its half.
+    assert first_plan_share(60.0, 8.0) == 0.5
+    assert first_plan_share(70.0, 10.0) == 0.5
     assert first_plan_share(120.0, 0.23) == 0.5  # cleanspark's own limit and relaxation
     settings = SolveSettings(time_limit_seconds=60.0, mip_rel_gap=0.001, threads=1, random_seed=0)
     assert remaining_time(settings, 20.0, 0.5) == 40.0  # what is left of the limit
