@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem
+from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
 from models.highs_options import highs_option_problem
 from models.instance import Instance, MarketScenario, Site
 from models.ranges import Plausible, field_range
@@ -272,9 +272,43 @@ def _series_coverage(instance: Instance) -> list[Problem]:
               field_range(Site, "power_price_usd_per_mwh"))
     for sc in instance.market.scenarios:
         where = f"market.scenarios[{sc.name}]"
+        before = len(problems)
         for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block"):
             check(f"{where}.{name}", getattr(sc, name), field_range(MarketScenario, name))
+        if len(problems) == before:
+            problems.extend(_hashprice_problems(instance, sc, where))
     return problems
+
+
+HASHPRICE_USD_PER_PH_DAY = Plausible(0, 1e9, "USD/PH/day")
+"""The plausible range of hashprice, which follows from four market fields. DOMAIN.md has
+$30-55 per PH/s per day; each field alone may be far off (BTC up to 1e8 USD, hashrate down to
+0.001 EH/s), but together they made ~7.6e11 USD/PH/day, where HiGHS failed with an error."""
+
+
+def _hashprice_problems(instance: Instance, scenario: MarketScenario, where: str) -> list[Problem]:
+    start, months = instance.start, instance.horizon_months
+    market = instance.market
+    steps = sorted((month_ordinal(h.month), h.subsidy_btc_per_block) for h in market.halvings)
+    first = month_ordinal(start)
+    price, hashrate, fees = (
+        series_values(getattr(scenario, name), start, months)
+        for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block")
+    )
+    for t in range(months):
+        subsidy = market.initial_subsidy_btc_per_block
+        for month, value in steps:
+            if month <= first + t:
+                subsidy = value
+        # USD per PH/s per day: price x BTC per day network-wide / network PH/s (1 EH = 1000 PH).
+        hashprice = price[t] * market.blocks_per_day * (subsidy + fees[t]) / (hashrate[t] * 1000.0)
+        problem = HASHPRICE_USD_PER_PH_DAY.problem(hashprice)
+        if problem is not None:
+            return [Problem(where, f"{ordinal_to_month(first + t)}: hashprice (BTC price x blocks per "
+                                   f"day x (subsidy + fees) / network hashrate) {problem}",
+                            "check btc_price_usd, network_hashrate_ehs and fees_btc_per_block "
+                            "and their units")]
+    return []
 
 
 def validate_instance_data(

@@ -194,6 +194,31 @@ def test_a_growth_series_is_held_to_its_range_month_by_month():
     assert "network_hashrate_ehs: 2029-06: 0.000" in problems_of(data)
 
 
+def test_market_figures_whose_hashprice_broke_highs_exit_2(tmp_path):
+    # Each in its range, together 1e8 x 144 x (3.125 + 50) / (0.001 EH/s x 1000 PH/EH)
+    # = 7.65e11 USD/PH/day: HiGHS stopped with an error and capalloc said "raise --time-limit".
+    data = put(tiny(), "market.btc_price_usd", 1e8)
+    put(data, "market.network_hashrate_ehs", 1e-3)
+    put(data, "market.fees_btc_per_block", 50.0)
+    code, text, out = run_solve(tmp_path, data)
+    assert code == 2, text
+    assert "market.scenarios[base]: 2026-07: hashprice" in text
+    assert "7.65e11 is outside the plausible range 0 to 1e9 USD/PH/day" in text and not out.exists()
+
+
+def test_the_hashprice_check_follows_the_subsidy_schedule():
+    # 2e6 x 144 x 3.125 / 1 = 9e8 USD/PH/day passes; a subsidy of 6.25 from 2028-01 doubles it
+    # to 1.8e9 from that month on.
+    data = put(tiny(), "market.btc_price_usd", 2e6)
+    put(data, "market.network_hashrate_ehs", 1e-3)
+    put(data, "market.fees_btc_per_block", 0.0)
+    put(data, "market.halvings", [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}])
+    assert problems_of(data) == ""
+    put(data, "market.halvings", [{"month": "2028-01", "subsidy_btc_per_block": 6.25}])
+    assert "market.scenarios[base]: 2028-01: hashprice" in problems_of(data)
+    assert "1.8e9 is outside" in problems_of(data)
+
+
 def write_csv(folder: Path, rows: dict[str, str]) -> None:
     lines = ["month,btc"] + [f"{month},{value}" for month, value in rows.items()]
     (folder / "prices.csv").write_text("\n".join(lines) + "\n")
