@@ -163,8 +163,7 @@ def test_nan_in_a_json_instance_is_refused(tmp_path):
 
 def test_range_ends_and_domain_figures_are_accepted():
     data = tiny()
-    put(data, "market.btc_price_usd", 1e8)
-    put(data, "market.network_hashrate_ehs", 1e-3)
+    put(data, "market.btc_price_usd", 1e8)  # hashprice 1e8 x 144 x 53.125 / 1e6 = 7.65e5 $/PH/day
     put(data, "market.fees_btc_per_block", 50.0)
     put(data, "finance.starting_cash_usd", 1e13)
     put(data, "fleet.0.efficiency_j_per_th", 1.0)
@@ -173,6 +172,8 @@ def test_range_ends_and_domain_figures_are_accepted():
     put(data, "sites.0.power_price_usd_per_mwh", 0.0)
     assert problems_of(data) == ""
     put(data, "fleet.0.efficiency_j_per_th", 1000.0)
+    put(data, "market.fees_btc_per_block", 0.03)
+    put(data, "market.network_hashrate_ehs", 1e-3)  # hashprice 1e5 x 144 x 3.155 / 1 = 4.5e7
     put(data, "market.btc_price_usd", {"start_value": 1e5, "growth_pct_per_year": -99.0})
     assert problems_of(data) == ""
     for name in ("cleanspark_2026.yaml", "two_sites.yaml"):
