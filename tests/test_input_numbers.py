@@ -295,6 +295,25 @@ def test_cli_time_limit_and_gap_must_be_finite(tmp_path, option, value):
     assert text.startswith(f"{option}: must be") and not out.exists()
 
 
+@pytest.mark.parametrize("option, value", [
+    ("--time-limit", "nan"), ("--time-limit", "inf"), ("--mip-gap", "nan"), ("--mip-gap", "inf"),
+])
+def test_breakeven_time_limit_and_gap_must_be_finite(monkeypatch, option, value):
+    from optimizer.sweep import worker
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a solve started")
+
+    monkeypatch.setattr(worker.PointSolver, "solve", forbidden)
+    result = CliRunner().invoke(app, [
+        "breakeven", str(INSTANCES / "tiny.yaml"), "--param",
+        "sites[alpha].ai_phases[hall1].lease_usd_per_kw_month", "--range", "60", "150",
+        "--watch", "signed:alpha/hall1", option, value])
+    text = " ".join((result.output + (result.stderr or "")).split())
+    assert result.exit_code == 2, text
+    assert f"{option}: must be" in text
+
+
 # ----------------------------------------------------------------------------- sweep specs
 
 
