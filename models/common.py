@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from models.ranges import GROWTH_PCT_PER_YEAR, Plausible, find_plausible
+
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 Month = Annotated[
@@ -53,9 +55,24 @@ def ordinal_to_month(ordinal: int) -> str:
 
 
 class Strict(BaseModel):
-    """Base of every schema: strict types, unknown keys rejected."""
+    """Base of every schema: strict types, unknown keys rejected, every number finite.
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=False)
+    A field whose type carries a plausible range (models.ranges) states it at the end of its
+    description, so that `capalloc schema` and the docs say what the validation enforces."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=False, allow_inf_nan=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for field in cls.model_fields.values():
+            plausible = find_plausible(field.annotation, field.metadata)
+            if plausible is not None and "Plausible range:" not in (field.description or ""):
+                field.description = f"{field.description or ''} Plausible range: {plausible.text}.".lstrip()
+                changed = True
+        if changed:  # the schema was built before this hook runs: rebuild it with the new text
+            cls.model_rebuild(force=True)
 
 
 class GrowthSeries(Strict):
@@ -65,9 +82,8 @@ class GrowthSeries(Strict):
         "growth", description="Marks this series as start value plus compound growth."
     )
     start_value: float = Field(description="Value in the plan's first month, in the field's unit.")
-    growth_pct_per_year: float = Field(
+    growth_pct_per_year: Annotated[float, GROWTH_PCT_PER_YEAR] = Field(
         0.0,
-        gt=-100,
         description="Compound annual growth in percent; month t has start_value*(1+g)^(t/12).",
     )
 
@@ -176,6 +192,18 @@ def series_values(series: float | GrowthSeries | CsvSeries, start: str, months: 
     if isinstance(series, int | float):
         return [float(series)] * months
     return series.values(start, months)
+
+
+def series_range_problem(
+    series: float | GrowthSeries | CsvSeries, start: str, months: int, plausible: Plausible
+) -> str | None:
+    """The first month of the horizon whose value lies outside ``plausible``, as a message."""
+    first = month_ordinal(start)
+    for t, value in enumerate(series_values(series, start, months)):
+        problem = plausible.problem(value)
+        if problem is not None:
+            return f"{ordinal_to_month(first + t)}: {problem}"
+    return None
 
 
 def discriminate_series(value: Any) -> Any:

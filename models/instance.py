@@ -8,9 +8,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from models.common import Identifier, Month, Series, Strict
+from models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
+from models.ranges import (
+    BLOCKS_PER_DAY,
+    BTC_PER_BLOCK,
+    EH_PER_S,
+    SECONDS,
+    USD_PER_BTC,
+    USD_PER_MWH,
+    Btc,
+    BtcPerBlock,
+    JoulesPerTerahash,
+    Megawatts,
+    PositiveMegawatts,
+    Usd,
+    UsdPerKwMonth,
+    UsdPerMw,
+    UsdPerMwMonth,
+)
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
@@ -19,7 +37,7 @@ class EnergizationStep(Strict):
     """From this month on the site has this much contracted grid power energized."""
 
     from_month: Month = Field(description="First month (YYYY-MM) with this contracted power.")
-    contracted_mw: NonNegativeFloat = Field(
+    contracted_mw: Megawatts = Field(
         description="Grid power energized and contracted at the site from that month, MW."
     )
 
@@ -28,11 +46,11 @@ class AIPhase(Strict):
     """A block of AI/HPC capacity that can be signed with a tenant and built once."""
 
     id: Identifier = Field(description="Name of the phase, unique within its site.")
-    critical_it_mw: PositiveFloat = Field(description="Critical IT load leased to the tenant, MW.")
+    critical_it_mw: PositiveMegawatts = Field(description="Critical IT load leased to the tenant, MW.")
     pue: float = Field(
         1.2, ge=1.0, le=3.0, description="Power usage effectiveness: facility MW per MW of IT."
     )
-    capex_usd_per_mw_it: NonNegativeFloat = Field(
+    capex_usd_per_mw_it: UsdPerMw = Field(
         description="Build cost per MW of critical IT, USD (DOMAIN: 8-11 M$/MW)."
     )
     spend_profile: list[Fraction] | None = Field(
@@ -46,14 +64,14 @@ class AIPhase(Strict):
     lead_time_months: int = Field(
         ge=1, le=60, description="Months from lease signing to the first month of rent."
     )
-    lease_usd_per_kw_month: NonNegativeFloat = Field(
+    lease_usd_per_kw_month: UsdPerKwMonth = Field(
         description="Rent per kW of critical IT per month in the first lease year, USD."
     )
     escalator_pct_per_year: float = Field(
         0.0, ge=0, le=20, description="Rent step-up on every anniversary of the rent start, %."
     )
     term_months: int = Field(ge=1, le=600, description="Lease term from the rent start, months.")
-    opex_usd_per_mw_month: NonNegativeFloat = Field(
+    opex_usd_per_mw_month: UsdPerMwMonth = Field(
         0.0,
         description=(
             "Landlord operating cost per MW of critical IT per month while rent runs, USD "
@@ -66,6 +84,7 @@ class AIPhase(Strict):
     prepayment_months: int = Field(
         0,
         ge=0,
+        le=600,
         description=(
             "Months of rent the tenant prepays at signing; they stand in for the first months "
             "of rent."
@@ -77,7 +96,7 @@ class AIPhase(Strict):
             "greenfield: new halls, no mining capacity lost."
         )
     )
-    displaced_mining_mw: NonNegativeFloat | None = Field(
+    displaced_mining_mw: Megawatts | None = Field(
         None,
         description=(
             "Mining capacity (ASIC MW) a retrofit removes from its signing month on. "
@@ -117,8 +136,10 @@ class Site(Strict):
             "Steps in increasing month order."
         ),
     )
-    power_price_usd_per_mwh: Series = Field(description="Price of grid power at the site, USD/MWh.")
-    mining_infrastructure_mw: NonNegativeFloat = Field(
+    power_price_usd_per_mwh: Annotated[Series, USD_PER_MWH] = Field(
+        description="Price of grid power at the site, USD/MWh."
+    )
+    mining_infrastructure_mw: Megawatts = Field(
         0.0, description="ASIC load the site's mining buildings can host, MW."
     )
     uptime_pct: float = Field(
@@ -127,7 +148,7 @@ class Site(Strict):
     mining_pue: float = Field(
         1.05, ge=1.0, le=2.0, description="Facility MW drawn per MW of ASIC load (cooling, losses)."
     )
-    mining_opex_usd_per_mw_month: NonNegativeFloat = Field(
+    mining_opex_usd_per_mw_month: UsdPerMwMonth = Field(
         0.0, description="Non-power operating cost per MW of running ASICs per month, USD."
     )
     ai_phases: list[AIPhase] = Field(
@@ -139,16 +160,16 @@ class FleetGeneration(Strict):
     """A generation of ASICs: one efficiency, one pool of machines that can be placed at sites."""
 
     id: Identifier = Field(description="Name of the generation, e.g. s21xp.")
-    installed_mw: NonNegativeFloat = Field(description="ASIC load the company owns, MW.")
-    efficiency_j_per_th: PositiveFloat = Field(description="Energy per terahash, J/TH.")
-    sites_at_start: dict[str, NonNegativeFloat] = Field(
+    installed_mw: Megawatts = Field(description="ASIC load the company owns, MW.")
+    efficiency_j_per_th: JoulesPerTerahash = Field(description="Energy per terahash, J/TH.")
+    sites_at_start: dict[str, Megawatts] = Field(
         default_factory=dict,
         description="MW of this generation placed at each site (by site id) in the first month.",
     )
-    move_cost_usd_per_mw: NonNegativeFloat = Field(
+    move_cost_usd_per_mw: UsdPerMw = Field(
         0.0, description="Cost of moving one MW of these machines into a site, USD."
     )
-    salvage_usd_per_mw: NonNegativeFloat = Field(
+    salvage_usd_per_mw: UsdPerMw = Field(
         0.0, description="Resale value per MW at the end of the horizon (terminal value), USD."
     )
 
@@ -157,7 +178,7 @@ class Halving(Strict):
     """From this month on the block subsidy is this many BTC."""
 
     month: Month = Field(description="First month (YYYY-MM) with the new subsidy.")
-    subsidy_btc_per_block: NonNegativeFloat = Field(description="Block subsidy after it, BTC.")
+    subsidy_btc_per_block: BtcPerBlock = Field(description="Block subsidy after it, BTC.")
 
 
 class MarketScenario(Strict):
@@ -165,9 +186,9 @@ class MarketScenario(Strict):
 
     name: Identifier = Field(description="Name of the scenario, e.g. base, bear.")
     probability: float = Field(1.0, gt=0, le=1, description="Probability weight of the scenario.")
-    btc_price_usd: Series = Field(description="BTC price, USD per BTC.")
-    network_hashrate_ehs: Series = Field(description="Bitcoin network hashrate, EH/s.")
-    fees_btc_per_block: Series = Field(
+    btc_price_usd: Annotated[Series, USD_PER_BTC] = Field(description="BTC price, USD per BTC.")
+    network_hashrate_ehs: Annotated[Series, EH_PER_S] = Field(description="Bitcoin network hashrate, EH/s.")
+    fees_btc_per_block: Annotated[Series, BTC_PER_BLOCK] = Field(
         0.03, description="Transaction fees per block, BTC (DOMAIN: below 1-2 % of the reward)."
     )
 
@@ -178,14 +199,16 @@ DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
 class Market(Strict):
     """Bitcoin market assumptions. The company is a price taker."""
 
-    initial_subsidy_btc_per_block: NonNegativeFloat = Field(
+    initial_subsidy_btc_per_block: BtcPerBlock = Field(
         3.125, description="Block subsidy at the plan start, BTC."
     )
     halvings: list[Halving] = Field(
         default_factory=lambda: [Halving(**h) for h in DEFAULT_HALVINGS],
         description="Subsidy changes; default: 1.5625 BTC from April 2028.",
     )
-    blocks_per_day: PositiveFloat = Field(144.0, description="Blocks mined per day network-wide.")
+    blocks_per_day: Annotated[float, BLOCKS_PER_DAY] = Field(
+        144.0, description="Blocks mined per day network-wide."
+    )
     scenarios: list[MarketScenario] = Field(
         min_length=1,
         description=(
@@ -213,7 +236,7 @@ class ExistingDebt(Strict):
     """A debt already on the balance sheet: fixed coupon, bullet repayment at maturity."""
 
     id: Identifier = Field(description="Name of the instrument, e.g. converts_2030.")
-    principal_usd: NonNegativeFloat = Field(description="Principal outstanding at the start, USD.")
+    principal_usd: Usd = Field(description="Principal outstanding at the start, USD.")
     coupon_pct_per_year: float = Field(
         0.0, ge=0, le=50, description="Annual coupon on the principal, paid monthly, %."
     )
@@ -223,12 +246,12 @@ class ExistingDebt(Strict):
 class Revolver(Strict):
     """A revolving credit line the plan may draw and repay each month."""
 
-    limit_usd: NonNegativeFloat = Field(description="Maximum balance, USD.")
+    limit_usd: Usd = Field(description="Maximum balance, USD.")
     rate_pct_per_year: float = Field(ge=0, le=50, description="Interest on the drawn balance, %.")
     undrawn_fee_pct_per_year: float = Field(
         0.0, ge=0, le=10, description="Commitment fee on the undrawn limit, %."
     )
-    drawn_at_start_usd: NonNegativeFloat = Field(0.0, description="Balance drawn at the start, USD.")
+    drawn_at_start_usd: Usd = Field(0.0, description="Balance drawn at the start, USD.")
 
 
 class ProjectDebt(Strict):
@@ -246,11 +269,11 @@ class ProjectDebt(Strict):
 class Finance(Strict):
     """Balance sheet at the start and the financing instruments."""
 
-    starting_cash_usd: NonNegativeFloat = Field(description="Cash at the start of the plan, USD.")
-    minimum_cash_usd: NonNegativeFloat = Field(
+    starting_cash_usd: Usd = Field(description="Cash at the start of the plan, USD.")
+    minimum_cash_usd: Usd = Field(
         0.0, description="Cash that must remain at the end of every month (liquidity floor), USD."
     )
-    btc_held_at_start_btc: NonNegativeFloat = Field(0.0, description="BTC held at the start.")
+    btc_held_at_start_btc: Btc = Field(0.0, description="BTC held at the start.")
     btc_treasury_sellable: bool = Field(
         True, description="Whether the BTC held at the start may be sold (mined BTC always may)."
     )
@@ -287,22 +310,25 @@ DEFAULT_HIGHS_OPTIONS: dict[str, bool | int | float | str] = {
 class SolverSettings(Strict):
     """HiGHS settings. Same settings and instance give byte-identical plans."""
 
-    time_limit_seconds: PositiveFloat = Field(300.0, description="Wall-clock limit of HiGHS, s.")
+    time_limit_seconds: Annotated[float, SECONDS] = Field(300.0, description="Wall-clock limit of HiGHS, s.")
     mip_rel_gap: float = Field(
         0.001, ge=0, le=1, description="Stop when the relative gap falls below this (0.001 = 0.1 %)."
     )
     threads: int = Field(1, ge=1, le=64, description="HiGHS threads.")
-    random_seed: int = Field(0, ge=0, description="HiGHS random seed.")
+    random_seed: int = Field(0, ge=0, le=2_147_483_647, description="HiGHS random seed.")
     highs_options: dict[str, bool | int | float | str] = Field(
         default_factory=lambda: dict(DEFAULT_HIGHS_OPTIONS),
         description=(
-            "Further HiGHS options by name, on top of capalloc's defaults: root restarts and two "
-            "sub-MIP heuristics (root reduced-cost and RINS) are off, because they cost more than "
-            "they gave once the search starts from the first plan (benchmarks/README.md: "
-            "cleanspark_2026 to a 0.1 % gap in ~5 s instead of ~15 s; RENS stays on, it finds "
-            "the plans the cap knapsacks need). Options given here are added to those defaults "
-            "(a log_file, say, keeps them); to undo one, set it to HiGHS's own value, e.g. "
-            "mip_allow_restart: true."
+            "Further HiGHS tuning options by name, on top of capalloc's defaults: root restarts "
+            "and two sub-MIP heuristics (root reduced-cost and RINS) are off, because they cost "
+            "more than they gave once the search starts from the first plan "
+            "(benchmarks/README.md: cleanspark_2026 to a 0.1 % gap in ~5 s instead of ~15 s; "
+            "RENS stays on, it finds the plans the cap knapsacks need). Options given here are "
+            "added to those defaults; to undo one, set it to HiGHS's own value, e.g. "
+            "mip_allow_restart: true. Only these options are allowed, each with the values "
+            f"shown: {HIGHS_OPTIONS_DOC}. HiGHS's file options (log_file, solution_file, "
+            "write_model_file, read_solution_file, ...) and every other option are refused; "
+            "time limit, gap, threads and seed have their own fields above."
         ),
     )
 
@@ -311,7 +337,7 @@ class SolverSettings(Strict):
     def _on_top_of_defaults(cls, options: dict[str, bool | int | float | str]):
         # Replacing the defaults whenever one option is given made a log file cost 8x the
         # solve time; the defaults are a tuning, not a choice the user made.
-        return {**DEFAULT_HIGHS_OPTIONS, **options}
+        return {**DEFAULT_HIGHS_OPTIONS, **normalized_options(options)}
 
 
 class Instance(Strict):
@@ -326,7 +352,7 @@ class Instance(Strict):
     )
     sites: list[Site] = Field(min_length=1, description="Sites with contracted power.")
     fleet: list[FleetGeneration] = Field(default_factory=list, description="ASIC generations.")
-    signing_cap_mw_per_year: NonNegativeFloat | None = Field(
+    signing_cap_mw_per_year: Megawatts | None = Field(
         None,
         description=(
             "Market absorption: critical-IT MW the company may sign per calendar year, all sites."

@@ -11,8 +11,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from models.common import CsvSeries, month_ordinal, ordinal_to_month
-from models.instance import Instance
+from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
+from models.highs_options import highs_option_problem
+from models.instance import Instance, MarketScenario, Site
+from models.ranges import Plausible, field_range
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ _HINTS = {
     "missing": "add this field",
     "extra_forbidden": "remove it or check its spelling against `capalloc schema`",
     "float_type": "write a number without quotes",
+    "finite_number": "write a finite number: NaN and infinity are not figures",
     "int_type": "write a whole number without quotes",
     "bool_type": "write true or false",
     "string_type": "write text",
@@ -95,6 +98,8 @@ def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem
     # A value that fits no member of a union (a number, or a {csv}/{growth} mapping) yields one
     # error per member; the member's plain type mismatch is noise when another error explains it.
     explained = {path for path, _, kind in raw if kind not in _UNION_NOISE}
+    # An error inside a {growth}/{csv} mapping also explains the mapping's own type mismatch.
+    explained |= {path.rsplit(".", 1)[0] for path in explained}
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for path, message, kind in raw:
@@ -107,7 +112,7 @@ def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem
     return problems
 
 
-_UNION_NOISE = ("float_type", "model_type", "union_tag_invalid")
+_UNION_NOISE = ("float_type", "model_type", "model_attributes_type", "union_tag_invalid")
 
 
 def _semantic_problems(instance: Instance) -> list[Problem]:
@@ -237,26 +242,19 @@ def _semantic_problems(instance: Instance) -> list[Problem]:
 
 
 def _highs_option_problems(instance: Instance) -> list[Problem]:
-    """Options HiGHS does not know, or values of the wrong kind (HiGHS checks them itself)."""
-    try:
-        import highspy
-    except ImportError:  # validation without the solver installed: HiGHS will complain later
-        return []
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
+    """Options off the allow-list of models.highs_options, or values it does not allow."""
     problems = []
     for name, value in sorted(instance.solver.highs_options.items()):
-        if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
-            problems.append(Problem(f"solver.highs_options.{name}",
-                                    f"HiGHS rejects {name} = {value!r}",
-                                    "check the option's name and type in HiGHS's documentation"))
+        found = highs_option_problem(name, value)
+        if found is not None:
+            problems.append(Problem(f"solver.highs_options.{name}", *found))
     return problems
 
 
 def _series_coverage(instance: Instance) -> list[Problem]:
     problems: list[Problem] = []
 
-    def check(path: str, series: Any, positive: bool) -> None:
+    def check(path: str, series: Any, plausible: Plausible) -> None:
         if isinstance(series, CsvSeries):
             missing = series.covers(instance.start, instance.horizon_months)
             if missing:
@@ -265,22 +263,52 @@ def _series_coverage(instance: Instance) -> list[Problem]:
                             "the file must cover every month of the horizon")
                 )
                 return
-        from models.common import series_values
-
-        values = series_values(series, instance.start, instance.horizon_months)
-        bad = [v for v in values if (v <= 0 if positive else v < 0)]
-        if bad:
-            kind = "positive" if positive else "non-negative"
-            problems.append(Problem(path, f"must be {kind} in every month (found {bad[0]:g})"))
+        problem = series_range_problem(series, instance.start, instance.horizon_months, plausible)
+        if problem is not None:
+            problems.append(Problem(path, problem, "check the figure, its unit and the growth rate"))
 
     for site in instance.sites:
-        check(f"sites[{site.id}].power_price_usd_per_mwh", site.power_price_usd_per_mwh, False)
+        check(f"sites[{site.id}].power_price_usd_per_mwh", site.power_price_usd_per_mwh,
+              field_range(Site, "power_price_usd_per_mwh"))
     for sc in instance.market.scenarios:
         where = f"market.scenarios[{sc.name}]"
-        check(f"{where}.btc_price_usd", sc.btc_price_usd, False)
-        check(f"{where}.network_hashrate_ehs", sc.network_hashrate_ehs, True)
-        check(f"{where}.fees_btc_per_block", sc.fees_btc_per_block, False)
+        before = len(problems)
+        for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block"):
+            check(f"{where}.{name}", getattr(sc, name), field_range(MarketScenario, name))
+        if len(problems) == before:
+            problems.extend(_hashprice_problems(instance, sc, where))
     return problems
+
+
+HASHPRICE_USD_PER_PH_DAY = Plausible(0, 1e9, "USD/PH/day")
+"""The plausible range of hashprice, which follows from four market fields. DOMAIN.md has
+$30-55 per PH/s per day; each field alone may be far off (BTC up to 1e8 USD, hashrate down to
+0.001 EH/s), but together they made ~7.6e11 USD/PH/day, where HiGHS failed with an error."""
+
+
+def _hashprice_problems(instance: Instance, scenario: MarketScenario, where: str) -> list[Problem]:
+    start, months = instance.start, instance.horizon_months
+    market = instance.market
+    steps = sorted((month_ordinal(h.month), h.subsidy_btc_per_block) for h in market.halvings)
+    first = month_ordinal(start)
+    price, hashrate, fees = (
+        series_values(getattr(scenario, name), start, months)
+        for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block")
+    )
+    for t in range(months):
+        subsidy = market.initial_subsidy_btc_per_block
+        for month, value in steps:
+            if month <= first + t:
+                subsidy = value
+        # USD per PH/s per day: price x BTC per day network-wide / network PH/s (1 EH = 1000 PH).
+        hashprice = price[t] * market.blocks_per_day * (subsidy + fees[t]) / (hashrate[t] * 1000.0)
+        problem = HASHPRICE_USD_PER_PH_DAY.problem(hashprice)
+        if problem is not None:
+            return [Problem(where, f"{ordinal_to_month(first + t)}: hashprice (BTC price x blocks per "
+                                   f"day x (subsidy + fees) / network hashrate) {problem}",
+                            "check btc_price_usd, network_hashrate_ehs and fees_btc_per_block "
+                            "and their units")]
+    return []
 
 
 def validate_instance_data(

@@ -172,6 +172,9 @@ Distribution = Annotated[Uniform | Normal | LogNormal | Triangular, Field(discri
 
 # ----------------------------------------------------------------------------- spec
 
+MAX_POINTS = 1_000_000
+"""The largest max_points a spec may set: a million solves is already weeks of computing."""
+
 Scalar = float | int | str | bool
 LevelValue = Scalar | dict[str, Any] | None
 
@@ -279,7 +282,10 @@ class SweepSpec(Strict):
     samples: int | None = Field(None, ge=1, description="Number of points of an lhs/random design.")
     seed: int = Field(0, ge=0, description="Random seed of an lhs/random design.")
     max_points: int = Field(
-        20000, ge=1, description="Refuse designs with more points than this (a typo guard)."
+        20000,
+        ge=1,
+        le=MAX_POINTS,
+        description="Refuse designs with more points than this (a typo guard).",
     )
     solver: SolverOverrides = Field(
         default_factory=SolverOverrides, description="Per-point solver settings."
@@ -300,6 +306,9 @@ class SweepSpec(Strict):
             raise ValueError(f"a {self.design} design needs samples (the number of points)")
         if not sampled and self.samples is not None:
             raise ValueError(f"samples is only used by lhs/random designs, not {self.design}")
+        if sampled and self.samples > self.max_points:  # before drawing: memory grows with samples
+            raise ValueError(f"samples ({self.samples}) exceeds max_points ({self.max_points}); "
+                             "raise max_points or draw fewer samples")
         labels = [p.label for p in self.parameters]
         dups = sorted({x for x in labels if labels.count(x) > 1})
         if dups:
@@ -313,6 +322,9 @@ class SweepSpecError(InstanceError):
 
 
 _DISTRIBUTION_TAGS = ("uniform", "normal", "lognormal", "triangular")
+# The members of a level's union (LevelValue): a level that fits none gets one error per member.
+_LEVEL_MEMBERS = ("float", "int", "str", "bool", "dict")
+_TYPE_MISMATCHES = ("float_type", "int_type", "string_type", "bool_type", "dict_type")
 
 
 def validate_sweep_data(data: Any, source: str = "<sweep>") -> SweepSpec:
@@ -322,12 +334,19 @@ def validate_sweep_data(data: Any, source: str = "<sweep>") -> SweepSpec:
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as error:
+        raw = [
+            (friendly_path(tuple(item["loc"]), data, _DISTRIBUTION_TAGS + _LEVEL_MEMBERS),
+             item["msg"].removeprefix("Value error, "), item["type"])
+            for item in error.errors(include_url=False)
+        ]
+        # A level that is a number but not a finite one needs that said, not five type mismatches.
+        explained = {path for path, _, kind in raw if kind not in _TYPE_MISMATCHES}
         problems = []
-        for item in error.errors(include_url=False):
-            message = item["msg"].removeprefix("Value error, ")
-            problem = Problem(friendly_path(tuple(item["loc"]), data, _DISTRIBUTION_TAGS), message)
-            if problem not in problems:
-                problems.append(problem)
+        for path, message, kind in raw:
+            problem = Problem(path, message)
+            if (kind in _TYPE_MISMATCHES and path in explained) or problem in problems:
+                continue
+            problems.append(problem)
         raise SweepSpecError(source, problems) from None
 
 

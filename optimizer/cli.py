@@ -110,9 +110,9 @@ def solve(
     from optimizer.report import ProgressDisplay, print_summary
     from optimizer.solve import InfeasibleError, NoPlanError
 
-    if time_limit is not None and time_limit <= 0:
-        raise _fail(EXIT_INVALID, "--time-limit: must be > 0 seconds")
-    if mip_gap is not None and not 0 <= mip_gap <= 1:
+    if time_limit is not None and not 0 < time_limit < float("inf"):  # NaN fails this too
+        raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
+    if mip_gap is not None and not 0 <= mip_gap <= 1:  # NaN and inf fail this too
         raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
     if threads is not None and threads < 1:
         raise _fail(EXIT_INVALID, "--threads: must be >= 1")

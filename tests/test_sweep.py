@@ -355,7 +355,7 @@ def no_solve(monkeypatch):
      "parameters[x].values[1]: sites[alpha].ai_phases[hall1].lease_usd_per_kw_month holds a number"),
     ({"name": "x", "path": LEASE, "values": []}, "parameters[x].values: empty range"),
     ({"name": "x", "path": LEASE, "values": [150.0, -1.0]},
-     "lease_usd_per_kw_month: Input should be greater than or equal to 0 (point p0001: x=-1.0)"),
+     "lease_usd_per_kw_month: -1 is outside the plausible range 0 to 10000 USD/kW-month"),
 ])
 def test_bad_spec_exits_2_before_any_solve(tmp_path, no_solve, parameter, words):
     from optimizer.cli import app

@@ -17,6 +17,7 @@ answer: use ``--mip-gap 0`` for a sharp break-even.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,6 +177,10 @@ def find_breakeven(
             ends[value] = family.instance(value)
         except InstanceError as error:
             raise BreakevenError(error.source, error.problems) from None
+    if time_limit is not None and not 0 < time_limit < math.inf:  # NaN fails this too
+        raise BreakevenError("--time-limit", [Problem("--time-limit", "must be a finite number > 0 seconds")])
+    if mip_gap is not None and not 0 <= mip_gap <= 1:
+        raise BreakevenError("--mip-gap", [Problem("--mip-gap", "must be between 0 and 1 (0.001 = 0.1 %)")])
     solver = PointSolver(time_limit=time_limit, mip_gap=mip_gap)
     steps: list[Step] = []
     rows: dict[float, ResultRow] = {}
