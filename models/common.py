@@ -25,6 +25,7 @@ from models.reading import (
     ReadError,
     check_regular_file,
     decode_text,
+    printable_cut,
     read_regular_file,
     resolve_inside,
     shown,
@@ -169,7 +170,7 @@ def parse_monthly_csv(text: str, name: str, column: str) -> dict[str, float]:
     """The ``column`` of a CSV text by its ``month`` column; ValueError naming file and line.
 
     Messages quote at most a short, cut piece of a cell: a file may hold anything."""
-    where = shown(name, 60)
+    where = printable_cut(name, 60)
     by_month: dict[str, float] = {}
     first_line: dict[str, int] = {}
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -177,7 +178,9 @@ def parse_monthly_csv(text: str, name: str, column: str) -> dict[str, float]:
         fields = reader.fieldnames or []
         if "month" not in fields or column not in fields:
             listed = ", ".join(shown(f, 30) for f in fields[:8]) + (", ..." if len(fields) > 8 else "")
-            raise ValueError(f"CSV file {where} needs columns 'month' and {shown(column)}; it has {listed}")
+            raise ValueError(
+                f"CSV file {shown(name, 60)} needs columns 'month' and {shown(column)}; it has {listed}"
+            )
         for row in reader:
             line = reader.line_num
             month = (row["month"] or "").strip()
@@ -196,7 +199,8 @@ def parse_monthly_csv(text: str, name: str, column: str) -> dict[str, float]:
                 raise ValueError(f"{where}:{line}: {shown(column)} is not finite")
             by_month[month], first_line[month] = value, line
     except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
-        raise ValueError(f"{where}:{reader.line_num}: cannot be read as CSV: {error}") from None
+        # DictReader.line_num is only updated after a row was read; its reader's is current.
+        raise ValueError(f"{where}:{reader.reader.line_num}: cannot be read as CSV: {error}") from None
     return by_month
 
 

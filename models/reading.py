@@ -56,6 +56,11 @@ def printable(text: object) -> str:
     return "".join(visible(char) for char in str(text))
 
 
+def printable_cut(text: str, limit: int = 60) -> str:
+    """A name from a file (e.g. a CSV path) for a ``name:line`` message: cut to ``limit``."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def shown(value: object, limit: int = 40) -> str:
     """A value read from a file, quoted and cut to ``limit`` characters for a message."""
     text = repr(value)
