@@ -16,6 +16,7 @@ import yaml
 
 from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
 from models.reading import MAX_CSV_BYTES, MAX_DEPTH, MAX_INSTANCE_BYTES, ReadError, parse_yaml
+from models.sweep import SweepSpecError, load_sweep_spec
 from tests.test_cli import (
     flat,
     horizon_months,
@@ -361,3 +362,13 @@ def test_shorthand_market_errors_name_the_field_written(tmp_path):
     # Before: market.scenarios[base].btc_price_usd.
     assert problems_of(file) == ["market.btc_price_usd: CSV 'btc.csv' has no row for 2027-12 "
                                  "(hint: the file must cover every month of the horizon)"]
+
+
+def test_sweep_spec_is_read_by_the_same_rules(tmp_path, instances_dir):
+    spec = (instances_dir / "sweeps" / "two_sites_grid.yaml").read_text()
+    spec = spec.replace("base: ../two_sites.yaml", f"base: {instances_dir / 'two_sites.yaml'}")
+    file = tmp_path / "spec.yaml"
+    file.write_text(spec.replace("design: grid\n", "design: grid\ndesign: oat\n"))
+    with pytest.raises(SweepSpecError) as caught:  # before: silently an oat design
+        load_sweep_spec(file)
+    assert [str(p).split(":")[0] for p in caught.value.problems] == ["design"]
