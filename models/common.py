@@ -162,7 +162,7 @@ class CsvSeries(Strict):
 def _csv_file_problem(name: str, error: ReadError) -> str:
     if error.message == "file not found":
         return f"CSV file {shown(name, 60)} not found next to the instance file"
-    hint = f" ({error.hint})" if error.hint else ""
+    hint = f"; {error.hint}" if error.hint else ""
     return f"CSV file {shown(name, 60)} {error.message}{hint}"
 
 

@@ -91,7 +91,8 @@ def test_csv_linked_outside_the_folder_is_refused_unread(tmp_path, make_target, 
     result = run_cli("validate", instance, cwd=tmp_path)
     assert result.returncode == 2, result.stdout
     message = flat(result.stderr)
-    assert f"{PRICE_FIELD}.csv: CSV file '{name}' lies outside the instance file's folder" in message
+    assert (f"{PRICE_FIELD}.csv: CSV file '{name}' lies outside the instance file's folder (through a "
+            "symbolic link); copy the file into the instance file's folder") in message
     assert SECRET not in message and "root:" not in message
     no_traceback(result)
 
@@ -131,8 +132,8 @@ def test_csv_that_is_a_fifo_is_refused_without_opening_it(tmp_path):
     folder.mkdir()
     os.mkfifo(folder / "prices.csv")
     messages = problems_of(csv_instance(folder))  # returns: nothing blocked on the FIFO
-    assert messages == [f"{PRICE_FIELD}.csv: CSV file 'prices.csv' is not a regular file "
-                        "(give the path of the file itself)"]
+    assert messages == [f"{PRICE_FIELD}.csv: CSV file 'prices.csv' is not a regular file; "
+                        "give the path of the file itself"]
 
 
 # ------------------------------------------------------------ 2. YAML 1.2, duplicates, BOM, months
