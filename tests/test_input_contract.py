@@ -17,6 +17,7 @@ import yaml
 from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
 from models.reading import MAX_CSV_BYTES, MAX_DEPTH, MAX_INSTANCE_BYTES, ReadError, parse_yaml
 from models.sweep import SweepSpecError, load_sweep_spec
+from optimizer.sweep.expand import expand_file
 from tests.test_cli import (
     flat,
     horizon_months,
@@ -373,3 +374,23 @@ def test_sweep_spec_is_read_by_the_same_rules(tmp_path, instances_dir):
     with pytest.raises(SweepSpecError) as caught:  # before: silently an oat design
         load_sweep_spec(file)
     assert [str(p).split(":")[0] for p in caught.value.problems] == ["design"]
+
+
+def test_sweep_copies_no_csv_linked_outside_after_loading(tmp_path):
+    """A sweep reads the base's CSVs again when it derives a series; a CSV replaced by a link
+    out of the folder after the base was checked is refused (exit 2), not read or copied."""
+    folder = tmp_path / "in"
+    write_prices_csv(folder / "prices.csv", horizon_months(), price)
+    csv_instance(folder)
+    spec = folder / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"base": "instance.yaml", "design": "grid", "parameters": [
+        {"name": "p", "path": "sites[alpha].power_price_usd_per_mwh", "factors": [0.5]}]}))
+    secret = outside_secret(tmp_path)
+    with expand_file(spec) as expansion:
+        (folder / "prices.csv").unlink()
+        (folder / "prices.csv").symlink_to(secret)
+        with pytest.raises(SweepSpecError) as caught:  # before: copied the outside file
+            expansion.point_data(expansion.points[0])
+        assert "outside the instance file's folder" in str(caught.value.problems[0])
+        copies = [f for f in expansion.base_dir.rglob("*") if f.is_file() and not f.is_symlink()]
+        assert not any(SECRET in f.read_text() for f in copies)
