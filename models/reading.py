@@ -51,6 +51,8 @@ def printable(text: object) -> str:
         if unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             return char
         code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a file-name byte that is not UTF-8 (surrogateescape)
+            return f"\\x{code - 0xDC00:02x}"
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
     return "".join(visible(char) for char in str(text))

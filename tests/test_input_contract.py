@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
-from models.reading import MAX_CSV_BYTES, MAX_DEPTH, MAX_INSTANCE_BYTES, ReadError, parse_yaml
+from models.reading import MAX_CSV_BYTES, MAX_DEPTH, MAX_INSTANCE_BYTES, ReadError, parse_yaml, printable
 from models.sweep import SweepSpecError, load_sweep_spec
 from optimizer.sweep.expand import expand_file
 from tests.test_cli import (
@@ -311,6 +311,7 @@ def test_problem_text_has_no_control_characters():
     problem = Problem("fleet[s19].sites_at_start.\x1b[2Jx", "unknown site\x07", "use \u202eone")
     assert str(problem) == ("fleet[s19].sites_at_start.\\x1b[2Jx: unknown site\\x07 "
                             "(hint: use \\u202eone)")
+    assert printable(os.fsdecode(b"plan\xff.yaml")) == "plan\\xff.yaml"  # a non-UTF-8 file name
 
 
 def test_escape_sequences_in_ids_are_not_printed(tmp_path):
