@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from pathlib import Path
@@ -20,8 +21,20 @@ from pydantic import (
 )
 
 from models.ranges import GROWTH_PCT_PER_YEAR, Plausible, find_plausible
+from models.reading import (
+    MAX_CSV_BYTES,
+    ReadError,
+    check_regular_file,
+    decode_text,
+    printable_cut,
+    read_regular_file,
+    resolve_inside,
+    shown,
+)
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# [0-9], not \d: \d also matches other scripts' digits (full-width "２０２６") in Python and in
+# pydantic's regex engine alike, and int() would then read them as a month.
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 Month = Annotated[
     str,
@@ -106,11 +119,17 @@ class CsvSeries(Strict):
 
     @field_validator("csv")
     @classmethod
-    def _relative_inside(cls, path: str) -> str:
+    def _relative_inside(cls, path: str, info: ValidationInfo) -> str:
         if Path(path).is_absolute() or ".." in Path(path).parts:
             raise ValueError(
                 "must be a path inside the instance file's folder (no absolute path, no '..')"
             )
+        base_dir = (info.context or {}).get("base_dir")
+        if base_dir is not None:  # refuse a link out of the folder before anything is read
+            try:
+                check_regular_file(resolve_inside(Path(base_dir), path), MAX_CSV_BYTES, False)
+            except ReadError as error:
+                raise ValueError(_csv_file_problem(path, error)) from None
         return path
 
     @model_validator(mode="after")
@@ -126,32 +145,12 @@ class CsvSeries(Strict):
                 f"CSV series {self.csv!r} can only be read when the instance is loaded from a "
                 "file (models.load_instance)"
             )
-        file = Path(base_dir) / self.csv
-        if not file.is_file():
-            raise ValueError(f"CSV file {self.csv!r} not found next to the instance file")
-        by_month: dict[str, float] = {}
-        with file.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            if "month" not in fields or self.column not in fields:
-                raise ValueError(
-                    f"CSV file {self.csv!r} needs columns 'month' and {self.column!r}; "
-                    f"it has {fields}"
-                )
-            for line_no, row in enumerate(reader, start=2):
-                month = (row["month"] or "").strip()
-                if not re.match(MONTH_PATTERN, month):
-                    raise ValueError(f"{self.csv}:{line_no}: month {month!r} is not YYYY-MM")
-                try:
-                    value = float(row[self.column])
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{self.csv}:{line_no}: {self.column}={row[self.column]!r} is not a number"
-                    ) from None
-                if not math.isfinite(value):
-                    raise ValueError(f"{self.csv}:{line_no}: {self.column} is not finite")
-                by_month[month] = value
-        self._by_month = by_month
+        try:
+            file = resolve_inside(Path(base_dir), self.csv)
+            text = decode_text(read_regular_file(file, MAX_CSV_BYTES, follow_symlinks=False))
+        except ReadError as error:
+            raise ValueError(_csv_file_problem(self.csv, error)) from None
+        self._by_month = parse_monthly_csv(text, self.csv, self.column)
         return self
 
     def values(self, start: str, months: int) -> list[float]:
@@ -173,6 +172,51 @@ class CsvSeries(Strict):
             if month not in self._by_month:
                 return month
         return None
+
+
+def _csv_file_problem(name: str, error: ReadError) -> str:
+    if error.message == "file not found":
+        return f"CSV file {shown(name, 60)} not found next to the instance file"
+    hint = f"; {error.hint}" if error.hint else ""
+    return f"CSV file {shown(name, 60)} {error.message}{hint}"
+
+
+def parse_monthly_csv(text: str, name: str, column: str) -> dict[str, float]:
+    """The ``column`` of a CSV text by its ``month`` column; ValueError naming file and line.
+
+    Messages quote at most a short, cut piece of a cell: a file may hold anything."""
+    where = printable_cut(name, 60)
+    by_month: dict[str, float] = {}
+    first_line: dict[str, int] = {}
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fields = reader.fieldnames or []
+        if "month" not in fields or column not in fields:
+            listed = ", ".join(shown(f, 30) for f in fields[:8]) + (", ..." if len(fields) > 8 else "")
+            raise ValueError(
+                f"CSV file {shown(name, 60)} needs columns 'month' and {shown(column)}; it has {listed}"
+            )
+        for row in reader:
+            line = reader.line_num
+            month = (row["month"] or "").strip()
+            if not re.match(MONTH_PATTERN, month):
+                raise ValueError(f"{where}:{line}: month {shown(month)} is not YYYY-MM")
+            if month in first_line:
+                raise ValueError(f"{where}:{line}: month {month} appears again (first on line "
+                                 f"{first_line[month]}); keep one row per month")
+            try:
+                value = float(row[column])
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{where}:{line}: {shown(column)}={shown(row[column])} is not a number"
+                ) from None
+            if not math.isfinite(value):
+                raise ValueError(f"{where}:{line}: {shown(column)} is not finite")
+            by_month[month], first_line[month] = value, line
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+        # DictReader.line_num is only updated after a row was read; its reader's is current.
+        raise ValueError(f"{where}:{reader.reader.line_num}: cannot be read as CSV: {error}") from None
+    return by_month
 
 
 Series = Annotated[

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
 from models.highs_options import highs_option_problem
 from models.instance import Instance, MarketScenario, Site
 from models.ranges import Plausible, field_range
+from models.reading import (
+    MAX_CSV_BYTES,
+    MAX_INSTANCE_BYTES,
+    Parsed,
+    ReadError,
+    printable,
+    read_data_file,
+    read_regular_file,
+    resolve_inside,
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,10 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
+        # Paths and messages carry what the file says (ids, keys, names): never let it steer
+        # the terminal.
         text = f"{self.path}: {self.message}" if self.path else self.message
-        return f"{text} (hint: {self.hint})" if self.hint else text
+        return printable(f"{text} (hint: {self.hint})" if self.hint else text)
 
 
 class InstanceError(Exception):
@@ -37,7 +47,7 @@ class InstanceError(Exception):
         self.source = source
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+        super().__init__(f"{printable(source)}: {len(problems)} problem(s)\n{lines}")
 
 
 _HINTS = {
@@ -66,11 +76,15 @@ def friendly_path(loc: tuple[Any, ...], data: Any, noise: tuple[str, ...] = _LOC
     """Turn ('sites', 0, 'ai_phases', 1, 'lead_time_months') into sites[georgia].ai_phases[p2]...
 
     List positions become the element's id (or name) where it has one; location parts in
-    ``noise`` (union members and validators pydantic adds) are left out."""
+    ``noise`` (union members and validators pydantic adds) are left out, except that a union
+    member followed by a field of the same name (the csv member's ``csv`` field) keeps that field."""
     parts: list[str] = []
     node = data
+    previous: Any = None
     for item in loc:
-        if isinstance(item, str) and item.split("[")[0] in noise:
+        is_noise = isinstance(item, str) and item.split("[")[0] in noise
+        previous, repeated = item, item == previous
+        if is_noise and not repeated:
             continue
         if isinstance(item, int):
             label = str(item)
@@ -90,21 +104,40 @@ def friendly_path(loc: tuple[Any, ...], data: Any, noise: tuple[str, ...] = _LOC
     return "".join(parts)
 
 
+def _market_shorthand(data: Any) -> bool:
+    """Whether the file writes one scenario's series directly under market (Market's shorthand)."""
+    market = data.get("market") if isinstance(data, dict) else None
+    return isinstance(market, dict) and "scenarios" not in market
+
+
+def _as_written(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """The location in the file's own terms: the shorthand's scenario is market itself."""
+    if loc[:3] == ("market", "scenarios", 0) and _market_shorthand(data):
+        return ("market", *loc[3:])
+    return loc
+
+
 def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem]:
     raw = [
-        (friendly_path(tuple(item["loc"]), data), item["msg"].removeprefix("Value error, "), item["type"])
+        (friendly_path(_as_written(tuple(item["loc"]), data), data),
+         item["msg"].removeprefix("Value error, "), item["type"])
         for item in error.errors(include_url=False)
     ]
     # A value that fits no member of a union (a number, or a {csv}/{growth} mapping) yields one
     # error per member; the member's plain type mismatch is noise when another error explains it.
     explained = {path for path, _, kind in raw if kind not in _UNION_NOISE}
-    # An error inside a {growth}/{csv} mapping also explains the mapping's own type mismatch.
-    explained |= {path.rsplit(".", 1)[0] for path in explained}
+
+    def is_explained(path: str) -> bool:  # by an error at the path or at a field inside it
+        return any(other == path or other.startswith((path + ".", path + "[")) for other in explained)
+
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
+    noise_shown: set[str] = set()  # a value no union member takes: its first complaint is enough
     for path, message, kind in raw:
-        if kind in _UNION_NOISE and path in explained:
+        if kind in _UNION_NOISE and (is_explained(path) or path in noise_shown):
             continue
+        if kind in _UNION_NOISE:
+            noise_shown.add(path)
         if (path, message) in seen:
             continue
         seen.add((path, message))
@@ -115,7 +148,7 @@ def _problems_from_validation(error: ValidationError, data: Any) -> list[Problem
 _UNION_NOISE = ("float_type", "model_type", "model_attributes_type", "union_tag_invalid")
 
 
-def _semantic_problems(instance: Instance) -> list[Problem]:
+def _semantic_problems(instance: Instance, market_shorthand: bool = False) -> list[Problem]:
     """Cross-field rules that pydantic field validation cannot see."""
     problems: list[Problem] = []
     start = month_ordinal(instance.start)
@@ -236,7 +269,7 @@ def _semantic_problems(instance: Instance) -> list[Problem]:
     ):
         problems.append(Problem("finance.revolver.drawn_at_start_usd", "exceeds limit_usd"))
 
-    problems.extend(_series_coverage(instance))
+    problems.extend(_series_coverage(instance, market_shorthand))
     problems.extend(_highs_option_problems(instance))
     return problems
 
@@ -251,7 +284,7 @@ def _highs_option_problems(instance: Instance) -> list[Problem]:
     return problems
 
 
-def _series_coverage(instance: Instance) -> list[Problem]:
+def _series_coverage(instance: Instance, market_shorthand: bool = False) -> list[Problem]:
     problems: list[Problem] = []
 
     def check(path: str, series: Any, plausible: Plausible) -> None:
@@ -271,7 +304,7 @@ def _series_coverage(instance: Instance) -> list[Problem]:
         check(f"sites[{site.id}].power_price_usd_per_mwh", site.power_price_usd_per_mwh,
               field_range(Site, "power_price_usd_per_mwh"))
     for sc in instance.market.scenarios:
-        where = f"market.scenarios[{sc.name}]"
+        where = "market" if market_shorthand else f"market.scenarios[{sc.name}]"
         before = len(problems)
         for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block"):
             check(f"{where}.{name}", getattr(sc, name), field_range(MarketScenario, name))
@@ -322,42 +355,61 @@ def validate_instance_data(
         instance = Instance.model_validate(data, context=context)
     except ValidationError as error:
         raise InstanceError(source, _problems_from_validation(error, data)) from None
-    problems = _semantic_problems(instance)
+    problems = _semantic_problems(instance, _market_shorthand(data))
     if problems:
         raise InstanceError(source, problems)
     return instance
 
 
+def read_parsed(path: str | Path, error_type: type[InstanceError] | None = None) -> Parsed:
+    """The parsed file, or ``error_type`` (InstanceError): unreadable, unparsable, or a key
+    given twice."""
+    error_type = error_type or InstanceError
+    try:
+        parsed = read_data_file(Path(path), MAX_INSTANCE_BYTES)
+    except ReadError as error:
+        raise error_type(str(path), [Problem("", error.message, error.hint)]) from None
+    if parsed.duplicate_keys:
+        problems = []
+        for loc, key in parsed.duplicate_keys:
+            where = friendly_path(loc, parsed.data, noise=())
+            problems.append(Problem(f"{where}.{key}" if where else key, "appears more than once in "
+                                    "the same mapping", "keep one; the parser would silently use the last"))
+        raise error_type(str(path), problems)
+    return parsed
+
+
 def read_instance_data(path: Path) -> Any:
-    """Parse a YAML or JSON instance file (safe loader only)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        return json.loads(text)
-    return yaml.safe_load(text)
+    """Parse a YAML or JSON instance file (safe loader, YAML 1.2 numbers, bounded, no duplicate
+    keys); InstanceError when it cannot be used."""
+    return read_parsed(path).data
 
 
 def load_instance(path: str | Path) -> Instance:
     """Load and validate an instance file; CSV series are read relative to its folder."""
     file = Path(path)
-    if not file.is_file():
-        raise InstanceError(str(path), [Problem("", "file not found", "check the path")])
-    try:
-        data = read_instance_data(file)
-    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InstanceError(str(path), [Problem("", f"cannot be parsed: {error}")]) from None
+    data = read_instance_data(file)
     return validate_instance_data(data, str(path), base_dir=file.resolve().parent)
 
 
 def instance_fingerprint(path: str | Path) -> str:
-    """sha256 of the instance file and every CSV it references, in a stable order."""
+    """sha256 of the instance file and every CSV it references, in a stable order.
+
+    Reads through the same checks as load_instance: nothing outside the instance's folder."""
     file = Path(path)
-    digest = hashlib.sha256(file.read_bytes())
+    try:
+        digest = hashlib.sha256(read_regular_file(file, MAX_INSTANCE_BYTES))
+    except ReadError as error:
+        raise InstanceError(str(path), [Problem("", error.message, error.hint)]) from None
     data = read_instance_data(file)
+    folder = file.resolve().parent
     for csv_name in sorted(_csv_references(data)):
-        csv_file = file.resolve().parent / csv_name
-        if csv_file.is_file():
-            digest.update(csv_name.encode())
-            digest.update(csv_file.read_bytes())
+        try:
+            content = read_regular_file(resolve_inside(folder, csv_name), MAX_CSV_BYTES, False)
+        except ReadError as error:
+            raise InstanceError(str(path), [Problem("", f"CSV file {csv_name!r} {error.message}")]) from None
+        digest.update(csv_name.encode())
+        digest.update(content)
     return digest.hexdigest()
 
 

@@ -53,11 +53,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from models.common import Strict
-from models.loader import InstanceError, Problem, friendly_path
+from models.loader import InstanceError, Problem, friendly_path, read_parsed
 
 # ----------------------------------------------------------------------------- paths
 
@@ -353,13 +352,7 @@ def validate_sweep_data(data: Any, source: str = "<sweep>") -> SweepSpec:
 def load_sweep_spec(path: str | Path) -> tuple[SweepSpec, Path]:
     """Read a sweep spec file; return it and the resolved base instance path."""
     file = Path(path)
-    if not file.is_file():
-        raise SweepSpecError(str(path), [Problem("", "file not found", "check the path")])
-    try:
-        text = file.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise SweepSpecError(str(path), [Problem("", f"cannot be parsed: {error}")]) from None
+    data = read_parsed(file, SweepSpecError).data
     spec = validate_sweep_data(data, str(path))
     base = (file.resolve().parent / spec.base).resolve()
     if not base.is_file():

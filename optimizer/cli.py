@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from models.loader import InstanceError, load_instance
+from models.reading import printable
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_AUDIT = 0, 1, 2, 3, 4, 5
 
@@ -28,8 +29,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# emoji=False: ':rocket:' in a file name or an id is text, not an emoji. Markup stays on for
+# capalloc's own styling; user text goes through _user_text (printable, markup escaped).
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
+
+
+def _user_text(text: object) -> str:
+    """Text from the user's files or command line, safe inside a rich markup string."""
+    return escape(printable(text))
 
 
 def _fail(code: int, message: str) -> typer.Exit:
@@ -38,7 +46,7 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 
 def _instance_problems(error: InstanceError, what: str = "instance") -> typer.Exit:
-    err_console.print(f"[bold red]invalid {what}[/] " + escape(error.source), highlight=False)
+    err_console.print(f"[bold red]invalid {what}[/] " + _user_text(error.source), highlight=False)
     for problem in error.problems:
         err_console.print(f"  - {problem}", markup=False, highlight=False)
     return typer.Exit(EXIT_INVALID)
@@ -49,10 +57,10 @@ def _print_notes(instance) -> None:
     cap = instance.signing_cap_mw_per_year
     for site, phase, later in instance.phases_over_the_signing_cap():
         after = f"; nor can {', '.join(later)} after it" if later else ""
-        field = escape(f"sites[{site}].ai_phases[{phase.id}]")
+        field = _user_text(f"sites[{site}].ai_phases[{phase.id}]")
         err_console.print(
             f"[yellow]note[/]: {field} has {phase.critical_it_mw:g} MW of critical IT, more than "
-            f"signing_cap_mw_per_year ({cap:g} MW): it can never be signed{escape(after)}",
+            f"signing_cap_mw_per_year ({cap:g} MW): it can never be signed{_user_text(after)}",
             highlight=False,
         )
 
@@ -66,9 +74,10 @@ def validate(file: Annotated[Path, typer.Argument(help="Instance file (YAML or J
         raise _instance_problems(error) from None
     phases = sum(len(s.ai_phases) for s in instance.sites)
     console.print(
-        f"[green]valid[/] {file}: {len(instance.sites)} site(s), {phases} AI phase(s), "
+        f"[green]valid[/] {_user_text(file)}: {len(instance.sites)} site(s), {phases} AI phase(s), "
         f"{len(instance.fleet)} ASIC generation(s), {len(instance.market.scenarios)} scenario(s), "
-        f"{instance.horizon_months} months from {instance.start}"
+        f"{instance.horizon_months} months from {instance.start}",
+        highlight=False,
     )
     _print_notes(instance)
 

@@ -198,12 +198,13 @@ def test_a_growth_series_is_held_to_its_range_month_by_month():
 def test_market_figures_whose_hashprice_broke_highs_exit_2(tmp_path):
     # Each in its range, together 1e8 x 144 x (3.125 + 50) / (0.001 EH/s x 1000 PH/EH)
     # = 7.65e11 USD/PH/day: HiGHS stopped with an error and capalloc said "raise --time-limit".
+    # tiny writes its market in shorthand, so the path is "market", as written.
     data = put(tiny(), "market.btc_price_usd", 1e8)
     put(data, "market.network_hashrate_ehs", 1e-3)
     put(data, "market.fees_btc_per_block", 50.0)
     code, text, out = run_solve(tmp_path, data)
     assert code == 2, text
-    assert "market.scenarios[base]: 2026-07: hashprice" in text
+    assert "market: 2026-07: hashprice" in text
     assert "7.65e11 is outside the plausible range 0 to 1e9 USD/PH/day" in text and not out.exists()
 
 
@@ -216,7 +217,7 @@ def test_the_hashprice_check_follows_the_subsidy_schedule():
     put(data, "market.halvings", [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}])
     assert problems_of(data) == ""
     put(data, "market.halvings", [{"month": "2028-01", "subsidy_btc_per_block": 6.25}])
-    assert "market.scenarios[base]: 2028-01: hashprice" in problems_of(data)
+    assert "market: 2028-01: hashprice" in problems_of(data)
     assert "1.8e9 is outside" in problems_of(data)
 
 

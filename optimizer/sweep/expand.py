@@ -20,11 +20,13 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from models.common import CsvSeries, GrowthSeries, month_ordinal, ordinal_to_month
 from models.instance import Instance
 from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
 from models.loader import validate_instance_data as _validate
+from models.reading import MAX_CSV_BYTES, ReadError, read_regular_file, resolve_inside
 from models.sweep import Parameter, SweepSpec, SweepSpecError, load_sweep_spec
 from optimizer.sweep.paths import (
     DerivedSeries,
@@ -227,8 +229,13 @@ class Expansion:
             return GrowthSeries.model_validate(base).values(start, months)
         key = (base["csv"], base["column"])
         if key not in self._csv_cache:
-            series = CsvSeries.model_validate(
-                base, context={"base_dir": str(self.base_path.resolve().parent)})
+            try:  # read again, by the same rules as when the base instance was loaded
+                series = CsvSeries.model_validate(
+                    base, context={"base_dir": str(self.base_path.resolve().parent)})
+            except ValidationError as error:
+                raise SweepSpecError(self.source, [
+                    Problem("base", item["msg"].removeprefix("Value error, "))
+                    for item in error.errors(include_url=False)]) from None
             self._csv_cache[key] = dict(series._by_month)
         by_month = self._csv_cache[key]
         first = month_ordinal(start)
@@ -242,7 +249,12 @@ class Expansion:
             for ref in sorted(_csv_refs(self.base_data)):
                 target = self._workdir / ref
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(origin / ref, target)
+                try:  # by the instance's own rules: a link swapped in since loading stays unread
+                    data = read_regular_file(resolve_inside(origin, ref), MAX_CSV_BYTES, False)
+                except ReadError as error:
+                    problem = Problem("base", f"CSV file {ref!r} {error.message}")
+                    raise SweepSpecError(self.source, [problem]) from None
+                target.write_bytes(data)
             (self._workdir / DERIVED_DIR).mkdir(exist_ok=True)
         return self._workdir
 
