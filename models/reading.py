@@ -22,8 +22,10 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-MAX_INSTANCE_BYTES = 16 * 2**20
-"""Largest instance (or sweep spec) file read; real ones are a few kB."""
+MAX_INSTANCE_BYTES = 2**20
+"""Largest instance (or sweep spec) file read; real ones are a few kB (cleanspark: 15 kB). PyYAML
+parses about 0.1 MiB a second, so the bound is on time as much as memory: long series belong
+in CSV files."""
 MAX_CSV_BYTES = 16 * 2**20
 """Largest CSV series file read; 600 months of a series take about 20 kB."""
 MAX_DEPTH = 64
