@@ -108,6 +108,9 @@ class AuditVerdict(PlanModel):
 
 
 class Provenance(PlanModel):
+    """What made the plan: capalloc, the instance, and the versions of the packages that
+    decide its numbers (plans written before the versions were recorded read them as None)."""
+
     capalloc_version: str
     instance_name: str
     instance_sha256: str
@@ -115,6 +118,11 @@ class Provenance(PlanModel):
     horizon_months: int
     scenarios: list[str]
     canonical: bool
+    highspy_version: str | None = Field(None, description="highspy (HiGHS's Python package) that solved.")
+    pyomo_version: str | None = Field(None, description="Pyomo that built the model.")
+    pydantic_version: str | None = Field(None, description="pydantic that validated the instance.")
+    pandas_version: str | None = Field(None, description="pandas that read the CSVs and wrote the tables.")
+    numpy_version: str | None = Field(None, description="numpy under the model hand-off and the tables.")
 
 
 class Plan(PlanModel):

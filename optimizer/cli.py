@@ -200,6 +200,8 @@ def regress(
         console.print(f"[{style}]{result.status:>7}[/] {result.instance}", highlight=False)
         for problem in result.problems:
             console.print(f"          - {problem}", markup=False, highlight=False)
+        for note in result.notes:
+            console.print(f"          note: {note}", markup=False, highlight=False)
 
     try:
         results = run_regress(instance_dir, golden, update=update, rel_tol=rel_tol, on_result=show)

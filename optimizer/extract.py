@@ -24,6 +24,7 @@ from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 from optimizer.formulation.mining import mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw
 from optimizer.solve import SolverRun
+from optimizer.versions import provenance_versions
 
 
 @dataclass
@@ -119,7 +120,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     provenance = Provenance(
         capalloc_version=__version__, instance_name=instance.name, instance_sha256=instance_sha256,
         start=instance.start, horizon_months=T, scenarios=ctx.scenario_names,
-        canonical=instance.canonical_plan,
+        canonical=instance.canonical_plan, **provenance_versions(),
     )
     plan = Plan(provenance=provenance, months=labels, solver=stats, kpis=kpis, npv_usd=npv,
                 decisions=decisions)

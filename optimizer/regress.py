@@ -10,6 +10,7 @@ from pathlib import Path
 from models.loader import instance_fingerprint, load_instance
 from optimizer.plan_io import PlanDirError, read_plan, write_plan_dir
 from optimizer.testing import plan_mismatches
+from optimizer.versions import version_notes
 
 
 @dataclass
@@ -19,6 +20,7 @@ class RegressionResult:
     npv_usd: float | None = None
     golden_npv_usd: float | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the golden plan's other versions
 
 
 def instance_files(folder: Path) -> list[Path]:
@@ -59,7 +61,7 @@ def regress(
             else:
                 problems = plan_mismatches(plan, golden, rel_tol=tolerance, instance=instance)
                 result = RegressionResult(file.name, "fail" if problems else "pass", plan.npv_usd,
-                                          golden.npv_usd, problems)
+                                          golden.npv_usd, problems, version_notes(golden, plan))
         results.append(result)
         if on_result:
             on_result(result)
