@@ -16,9 +16,11 @@ from models.ranges import (
     BLOCKS_PER_DAY,
     BTC_PER_BLOCK,
     EH_PER_S,
+    HASHPRICE_USD_PER_PH_DAY,
     SECONDS,
     USD_PER_BTC,
     USD_PER_MWH,
+    USD_PER_TH,
     Btc,
     BtcPerBlock,
     JoulesPerTerahash,
@@ -125,6 +127,58 @@ class AIPhase(Strict):
         return [1.0 / self.lead_time_months] * self.lead_time_months
 
 
+class Curtailment(Strict):
+    """Demand response: the site is paid for power it does not draw in peak hours."""
+
+    credit_usd_per_mwh: float = Field(
+        ge=0, le=10000,
+        description=(
+            "Credit per MWh of facility power not drawn (ASIC MW x mining PUE), USD "
+            "(DOMAIN: ERCOT 4CP avoidance worth $50-150/kW-yr; Riot $46.7M in 9 months of 2025)."
+        ),
+    )
+    max_share_pct_by_calendar_month: dict[int, float] = Field(
+        description=(
+            "Largest share of the month's running hours that may be curtailed, % (0-100), by "
+            "calendar month 1-12, e.g. {7: 10, 8: 10}; months not named allow none."
+        ),
+    )
+
+    @field_validator("max_share_pct_by_calendar_month", mode="before")
+    @classmethod
+    def _month_keys_from_text(cls, shares: Any) -> Any:
+        # JSON has only text keys; "7" means July as 7 does in YAML.
+        if isinstance(shares, dict):
+            return {int(k) if isinstance(k, str) and k.strip().isdigit() else k: v
+                    for k, v in shares.items()}
+        return shares
+
+    @field_validator("max_share_pct_by_calendar_month", mode="after")
+    @classmethod
+    def _months_and_shares(cls, shares: dict[int, float]) -> dict[int, float]:
+        for month, share in shares.items():
+            if not 1 <= month <= 12:
+                raise ValueError(f"calendar month {month} is not 1-12")
+            if not 0.0 <= share <= 100.0 or share != share:
+                raise ValueError(f"share {share:g} % for month {month} is not within 0-100 %")
+        return shares
+
+
+class MiningHalls(Strict):
+    """New mining infrastructure the site may build: ASIC halls, containers, transformers."""
+
+    capex_usd_per_mw: float = Field(
+        ge=0, le=1e8,
+        description="Build cost per MW of ASIC load hosted, USD, paid at the end of the build month.",
+    )
+    build_lead_months: int = Field(
+        ge=1, le=60, description="Months from the build month to the first month the halls host miners."
+    )
+    max_mw: float = Field(
+        ge=0, le=1e5, description="Most ASIC MW of halls the site may add over the horizon, MW."
+    )
+
+
 class Site(Strict):
     """A place with contracted grid power that can host miners and/or AI halls."""
 
@@ -154,6 +208,55 @@ class Site(Strict):
     ai_phases: list[AIPhase] = Field(
         default_factory=list, description="AI/HPC phases at the site, in the order they must be signed."
     )
+    power_price_by_scenario_usd_per_mwh: dict[str, Annotated[Series, USD_PER_MWH]] = Field(
+        default_factory=dict,
+        description=(
+            "Power price series for named market scenarios, USD/MWh; a scenario not named here "
+            "pays power_price_usd_per_mwh."
+        ),
+    )
+    fixed_power_charge_usd_per_mw_month: float = Field(
+        0.0, ge=0, le=1e6,
+        description=(
+            "Take-or-pay or demand charge per MW of contracted power energized in the month, "
+            "USD, paid whether the power is used or not (default 0)."
+        ),
+    )
+    curtailment: Curtailment | None = Field(
+        None, description="Demand-response credits for curtailed mining hours (default: none)."
+    )
+    mining_halls: MiningHalls | None = Field(
+        None, description="Mining infrastructure the site may add (default: none)."
+    )
+
+
+class Purchase(Strict):
+    """How a generation can be bought: price, delivery, payment terms and supply."""
+
+    price_usd_per_th: Annotated[Series, USD_PER_TH] = Field(
+        description="Price per TH/s in the order month, USD (DOMAIN: $10-30/TH; 1 MW = 1e6 / (J/TH) TH/s)."
+    )
+    delivery_lead_months: int = Field(
+        ge=1, le=36,
+        description="Months from the order month to the first month the machines run (>= 1).",
+    )
+    deposit_pct: float = Field(
+        100.0, ge=0, le=100,
+        description=(
+            "Share of the price paid at the end of the order month, %; the rest is paid at the "
+            "end of the delivery month (order month + lead)."
+        ),
+    )
+    lot_mw: float | None = Field(
+        None, gt=0, le=1e4,
+        description="Orders come in whole lots of this many MW (default: any amount).",
+    )
+    max_mw_per_month: float | None = Field(
+        None, ge=0, le=1e5, description="Supply limit: most MW that can be ordered in one month."
+    )
+    first_order_month: Month | None = Field(
+        None, description="First month (YYYY-MM) orders may be placed. Default: plan start."
+    )
 
 
 class FleetGeneration(Strict):
@@ -170,7 +273,24 @@ class FleetGeneration(Strict):
         0.0, description="Cost of moving one MW of these machines into a site, USD."
     )
     salvage_usd_per_mw: UsdPerMw = Field(
-        0.0, description="Resale value per MW at the end of the horizon (terminal value), USD."
+        0.0,
+        description=(
+            "Resale value per MW at the end of the horizon (terminal value), USD; used when "
+            "resale_usd_per_th is not given."
+        ),
+    )
+    purchase: Purchase | None = Field(
+        None, description="Terms on which more of this generation can be ordered (default: none)."
+    )
+    resale_usd_per_th: Annotated[Series, USD_PER_TH] | None = Field(
+        None,
+        description=(
+            "Price per TH/s at which owned machines can be sold in each month, USD; the fleet "
+            "left at the end is valued at the last month's price. Default: no sales."
+        ),
+    )
+    sites: list[str] | None = Field(
+        None, description="Sites (by id) where the machines may be placed. Default: every site."
     )
 
 
@@ -191,9 +311,25 @@ class MarketScenario(Strict):
     fees_btc_per_block: Annotated[Series, BTC_PER_BLOCK] = Field(
         0.03, description="Transaction fees per block, BTC (DOMAIN: below 1-2 % of the reward)."
     )
+    hashprice_usd_per_ph_day: Annotated[Series, HASHPRICE_USD_PER_PH_DAY] | None = Field(
+        None,
+        description=(
+            "Hashprice given directly, USD per PH/s per day; when set it replaces the hashprice "
+            "implied by BTC price, subsidy, fees and network hashrate (those still value BTC)."
+        ),
+    )
 
 
 DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
+
+
+class MarginalFleet(Strict):
+    """The network's marginal miner: the network hashrate never exceeds its break-even."""
+
+    efficiency_j_per_th: float = Field(gt=0, le=200, description="Its energy per terahash, J/TH.")
+    power_price_usd_per_mwh: float = Field(
+        ge=0, le=10000, description="Its power price, USD/MWh (PUE 1, uptime 100 %)."
+    )
 
 
 class Market(Strict):
@@ -208,6 +344,13 @@ class Market(Strict):
     )
     blocks_per_day: Annotated[float, BLOCKS_PER_DAY] = Field(
         144.0, description="Blocks mined per day network-wide."
+    )
+    marginal_fleet: MarginalFleet | None = Field(
+        None,
+        description=(
+            "Caps each month's network hashrate where this fleet's revenue (fees included) "
+            "equals its energy cost: a floor on hashprice. Default: no cap."
+        ),
     )
     scenarios: list[MarketScenario] = Field(
         min_length=1,

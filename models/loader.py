@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
 from models.highs_options import highs_option_problem
-from models.instance import Instance, MarketScenario, Site
-from models.ranges import Plausible, field_range
+from models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
+from models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
 from models.reading import (
     MAX_CSV_BYTES,
     MAX_INSTANCE_BYTES,
@@ -270,7 +270,53 @@ def _semantic_problems(instance: Instance, market_shorthand: bool = False) -> li
         problems.append(Problem("finance.revolver.drawn_at_start_usd", "exceeds limit_usd"))
 
     problems.extend(_series_coverage(instance, market_shorthand))
+    problems.extend(_mining_investment_problems(instance))
     problems.extend(_highs_option_problems(instance))
+    return problems
+
+
+def _mining_investment_problems(instance: Instance) -> list[Problem]:
+    """Fleet purchases, placement sites and per-scenario power prices (issue 13)."""
+    problems: list[Problem] = []
+    site_ids = [s.id for s in instance.sites]
+    scenario_names = [s.name for s in instance.market.scenarios]
+    start = month_ordinal(instance.start)
+    end = start + instance.horizon_months - 1
+    for site in instance.sites:
+        for name in sorted(site.power_price_by_scenario_usd_per_mwh):
+            if name not in scenario_names:
+                problems.append(Problem(f"sites[{site.id}].power_price_by_scenario_usd_per_mwh.{name}",
+                                        "unknown scenario", f"use one of {', '.join(scenario_names)}"))
+    for gen in instance.fleet:
+        where = f"fleet[{gen.id}]"
+        if gen.sites is not None:
+            for site_id in gen.sites:
+                if site_id not in site_ids:
+                    problems.append(Problem(f"{where}.sites", f"unknown site {site_id!r}",
+                                            f"use one of {', '.join(site_ids)}"))
+            for site_id in sorted(gen.sites_at_start):
+                if site_id in site_ids and site_id not in gen.sites:
+                    problems.append(Problem(f"{where}.sites_at_start.{site_id}",
+                                            "places machines at a site not in the generation's sites",
+                                            "add the site to sites or move the machines"))
+        purchase = gen.purchase
+        if purchase is None:
+            continue
+        pw = f"{where}.purchase"
+        if (purchase.lot_mw is not None and purchase.max_mw_per_month is not None
+                and purchase.lot_mw > purchase.max_mw_per_month + 1e-9):
+            problems.append(Problem(f"{pw}.lot_mw",
+                                    f"a lot of {purchase.lot_mw:g} MW is larger than the supply limit of "
+                                    f"{purchase.max_mw_per_month:g} MW per month",
+                                    "lower lot_mw or raise max_mw_per_month"))
+        if purchase.first_order_month is not None and month_ordinal(purchase.first_order_month) > end:
+            problems.append(Problem(f"{pw}.first_order_month", "falls after the horizon",
+                                    f"use a month up to {ordinal_to_month(end)}"))
+        if purchase.delivery_lead_months > instance.horizon_months - 1:
+            problems.append(Problem(f"{pw}.delivery_lead_months",
+                                    f"is {purchase.delivery_lead_months} months: no order could be "
+                                    f"delivered inside the {instance.horizon_months}-month horizon",
+                                    "shorten the lead or lengthen the horizon"))
     return problems
 
 
@@ -303,17 +349,31 @@ def _series_coverage(instance: Instance, market_shorthand: bool = False) -> list
     for site in instance.sites:
         check(f"sites[{site.id}].power_price_usd_per_mwh", site.power_price_usd_per_mwh,
               field_range(Site, "power_price_usd_per_mwh"))
+        for name, series in sorted(site.power_price_by_scenario_usd_per_mwh.items()):
+            check(f"sites[{site.id}].power_price_by_scenario_usd_per_mwh.{name}", series,
+                  field_range(Site, "power_price_usd_per_mwh"))
+    for gen in instance.fleet:
+        if gen.purchase is not None:
+            check(f"fleet[{gen.id}].purchase.price_usd_per_th", gen.purchase.price_usd_per_th,
+                  field_range(Purchase, "price_usd_per_th"))
+        if gen.resale_usd_per_th is not None:
+            check(f"fleet[{gen.id}].resale_usd_per_th", gen.resale_usd_per_th,
+                  field_range(FleetGeneration, "resale_usd_per_th"))
     for sc in instance.market.scenarios:
         where = "market" if market_shorthand else f"market.scenarios[{sc.name}]"
         before = len(problems)
         for name in ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block"):
             check(f"{where}.{name}", getattr(sc, name), field_range(MarketScenario, name))
-        if len(problems) == before:
+        if sc.hashprice_usd_per_ph_day is not None:
+            check(f"{where}.hashprice_usd_per_ph_day", sc.hashprice_usd_per_ph_day,
+                  field_range(MarketScenario, "hashprice_usd_per_ph_day"))
+            # Mined BTC = hashprice / BTC price: the price must be positive to mine.
+            check(f"{where}.btc_price_usd", sc.btc_price_usd, POSITIVE_USD_PER_BTC)
+        elif len(problems) == before:
             problems.extend(_hashprice_problems(instance, sc, where))
     return problems
 
 
-HASHPRICE_USD_PER_PH_DAY = Plausible(0, 1e9, "USD/PH/day")
 """The plausible range of hashprice, which follows from four market fields. DOMAIN.md has
 $30-55 per PH/s per day; each field alone may be far off (BTC up to 1e8 USD, hashrate down to
 0.001 EH/s), but together they made ~7.6e11 USD/PH/day, where HiGHS failed with an error."""

@@ -37,6 +37,31 @@ class MiningDecision(PlanModel):
     generation: str
     placed_mw: list[float] = Field(description="ASIC MW of the generation at the site, per month.")
     running_mw: list[float] = Field(description="ASIC MW running (<= placed), per month.")
+    curtailed_mw: list[float] = Field(
+        default_factory=list,
+        description=(
+            "Running ASIC MW whose running hours are curtailed for demand-response credits, per "
+            "month (<= the site's share x running); empty where the site cannot curtail."
+        ),
+    )
+
+
+class FleetDecision(PlanModel):
+    """Orders and sales of one ASIC generation (common to every scenario), and what it owns."""
+
+    generation: str
+    ordered_mw: list[float] = Field(description="ASIC MW ordered in each month.")
+    delivered_mw: list[float] = Field(description="ASIC MW delivered (able to run) in each month.")
+    sold_mw: list[float] = Field(description="ASIC MW sold in each month (they run in it, gone after).")
+    owned_mw: list[float] = Field(description="ASIC MW owned in each month (before that month's sale).")
+
+
+class HallDecision(PlanModel):
+    """Mining halls built at one site (common to every scenario)."""
+
+    site: str
+    built_mw: list[float] = Field(description="Mining hall MW whose build starts in each month.")
+    online_mw: list[float] = Field(description="Mining hall MW hosting miners in each month.")
 
 
 class FinanceDecision(PlanModel):
@@ -52,6 +77,10 @@ class Decisions(PlanModel):
     signings: list[Signing]
     mining: list[MiningDecision]
     finance: list[FinanceDecision]
+    fleet: list[FleetDecision] = Field(
+        default_factory=list, description="Generations that can be bought or sold."
+    )
+    halls: list[HallDecision] = Field(default_factory=list, description="Sites that may build mining halls.")
 
 
 class ScenarioKpis(PlanModel):
@@ -68,6 +97,11 @@ class ScenarioKpis(PlanModel):
     peak_debt_month: str
     total_capex_usd: float
     btc_mined_btc: float
+    fleet_purchases_usd: float = Field(0.0, description="ASIC purchases paid (deposits and balances), USD.")
+    fleet_resale_usd: float = Field(0.0, description="Cash from ASICs sold, USD.")
+    curtailment_credits_usd: float = Field(0.0, description="Demand-response credits earned, USD.")
+    fixed_power_charges_usd: float = Field(0.0, description="Fixed charges on contracted power paid, USD.")
+    mining_hall_capex_usd: float = Field(0.0, description="Mining halls built, USD.")
     ai_mw_online_by_year: dict[str, float] = Field(
         description="Critical-IT MW earning rent in December (or the last month) of each year."
     )

@@ -21,6 +21,15 @@ import pandas as pd
 from models.common import month_ordinal, series_values
 from models.instance import AIPhase, Instance
 from models.plan import AuditVerdict, Plan
+from optimizer.audit_fleet import (
+    curtailment_shares,
+    fixed_charges,
+    fleet_cash,
+    fleet_frame,
+    fleet_terminal_usd,
+    halls_frame,
+    hashrate_path,
+)
 from optimizer.audit_rules import (
     BTC_TOL,
     MW_TOL,
@@ -101,12 +110,17 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     schedules = {(sp.site, sp.phase.id): _schedule(instance, sp.phase) for sp in signed}
     phases = _phase_flows(calendar, signed, schedules)
     mining = _mining(instance, calendar, plan, market, violations)
+    fleet = fleet_frame(instance, calendar, plan, violations)
+    halls = halls_frame(instance, calendar, plan, violations)
     finance = _finance_decisions(instance, calendar, plan, violations)
-    monthly = _cash_lines(instance, calendar, market, mining, phases, finance)
-    violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases))
+    extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
+        halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
+    monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra)
+    violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
+                                         fleet)
     violations += check_finance(instance, monthly)
 
-    terminal = _terminal(instance, calendar, monthly, mining, signed, schedules)
+    terminal = _terminal(instance, calendar, monthly, mining, signed, schedules, fleet)
     scenario_npv: dict[str, float] = {}
     for scenario in instance.market.scenarios:
         lines = monthly[monthly["scenario"] == scenario.name]
@@ -130,19 +144,29 @@ def _market(instance: Instance, calendar: Calendar) -> pd.DataFrame:
         subsidy.append(value)
     frames = []
     for scenario in market.scenarios:
+        price = series_values(scenario.btc_price_usd, instance.start, T)
+        fees = series_values(scenario.fees_btc_per_block, instance.start, T)
+        hashrate, floor = hashrate_path(instance, scenario, price, subsidy, fees, T)
+        given = (series_values(scenario.hashprice_usd_per_ph_day, instance.start, T)
+                 if scenario.hashprice_usd_per_ph_day is not None else [float("nan")] * T)
         frames.append(pd.DataFrame({
             "scenario": scenario.name, "t": range(T), "month": calendar.labels,
-            "btc_price_usd": series_values(scenario.btc_price_usd, instance.start, T),
-            "network_hashrate_ehs": series_values(scenario.network_hashrate_ehs, instance.start, T),
-            "fees_btc_per_block": series_values(scenario.fees_btc_per_block, instance.start, T),
+            "btc_price_usd": price, "network_hashrate_ehs": hashrate, "fees_btc_per_block": fees,
             "subsidy_btc_per_block": subsidy, "days": calendar.days, "hours": calendar.hours,
-            "discount_factor": calendar.discount_factors,
+            "discount_factor": calendar.discount_factors, "hashprice_given": given,
+            "hashprice_floor": floor if floor is not None else [0.0] * T,
         }))
     frame = pd.concat(frames, ignore_index=True)
     # DOMAIN.md: BTC per TH/s per day = blocks per day x (subsidy + fees) / network TH/s.
     frame["btc_per_th_day"] = market.blocks_per_day * (
         frame["subsidy_btc_per_block"] + frame["fees_btc_per_block"]
     ) / (frame["network_hashrate_ehs"] * 1e6)
+    # A hashprice given in USD per PH/s-day: BTC per TH/s-day = hashprice / 1000 / BTC price,
+    # held at or above the marginal fleet's break-even when the cap is set.
+    given = frame["hashprice_given"].notna()
+    direct = frame["hashprice_given"].clip(lower=frame["hashprice_floor"]) / 1000.0 / frame["btc_price_usd"]
+    frame.loc[given, "btc_per_th_day"] = direct[given]
+    frame["hashprice_usd_per_ph_day"] = frame["btc_per_th_day"] * frame["btc_price_usd"] * 1000.0
     return frame
 
 
@@ -178,18 +202,24 @@ def _mining(instance: Instance, calendar: Calendar, plan: Plan, market: pd.DataF
             "scenario": d.scenario, "site": d.site, "generation": d.generation, "t": range(T),
             "placed_mw": _fit(d.placed_mw, T, "placed_mw", where, violations),
             "running_mw": _fit(d.running_mw, T, "running_mw", where, violations),
+            # An empty list: the site cannot curtail, nothing was.
+            "curtailed_mw": (_fit(d.curtailed_mw, T, "curtailed_mw", where, violations)
+                             if d.curtailed_mw else [0.0] * T),
         }))
-    columns = ["scenario", "site", "generation", "t", "placed_mw", "running_mw"]
+    columns = ["scenario", "site", "generation", "t", "placed_mw", "running_mw", "curtailed_mw"]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    frame = frame.astype({"t": int, "placed_mw": float, "running_mw": float})
+    frame = frame.astype({"t": int, "placed_mw": float, "running_mw": float, "curtailed_mw": float})
     frame = frame.merge(market[[*KEYS, "month", "btc_price_usd", "btc_per_th_day", "days", "hours"]],
                         on=KEYS, how="left")
     power_price = pd.DataFrame([
-        {"site": s.id, "t": t, "power_price_usd_per_mwh": price}
+        {"scenario": sc.name, "site": s.id, "t": t, "power_price_usd_per_mwh": price}
         for s in instance.sites
-        for t, price in enumerate(series_values(s.power_price_usd_per_mwh, instance.start, T))
+        for sc in instance.market.scenarios
+        for t, price in enumerate(series_values(
+            s.power_price_by_scenario_usd_per_mwh.get(sc.name, s.power_price_usd_per_mwh), instance.start, T))
     ])
-    frame = frame.merge(power_price, on=["site", "t"], how="left")
+    frame = frame.merge(power_price, on=["scenario", "site", "t"], how="left")
+    frame = frame.merge(curtailment_shares(instance, calendar), on=["site", "t"], how="left")
     site_of, gen_of = frame["site"].map(sites), frame["generation"].map(gens)
     uptime = site_of.map(lambda s: s.uptime_pct / 100.0)
     th_per_mw = gen_of.map(lambda g: 1e6 / g.efficiency_j_per_th)  # 1 MW = 1e6 J/s
@@ -198,20 +228,23 @@ def _mining(instance: Instance, calendar: Calendar, plan: Plan, market: pd.DataF
                                  * frame["power_price_usd_per_mwh"])
     frame["opex_usd_per_mw"] = site_of.map(lambda s: s.mining_opex_usd_per_mw_month)
     frame["move_usd_per_mw"] = gen_of.map(lambda g: g.move_cost_usd_per_mw)
-    frame["btc_mined_btc"] = frame["running_mw"] * frame["btc_per_mw"]
+    # Curtailed hours mine nothing and draw nothing; opex is due on every running MW.
+    mining_mw = frame["running_mw"] - frame["curtailed_mw"]
+    frame["btc_mined_btc"] = mining_mw * frame["btc_per_mw"]
     frame["revenue_usd"] = frame["btc_mined_btc"] * frame["btc_price_usd"]
-    frame["power_usd"] = frame["running_mw"] * frame["power_usd_per_mw"]
+    frame["power_usd"] = mining_mw * frame["power_usd_per_mw"]
     frame["opex_usd"] = frame["running_mw"] * frame["opex_usd_per_mw"]
-    frame["margin_usd"] = frame["revenue_usd"] - frame["power_usd"] - frame["opex_usd"]
+    frame["credit_usd"] = frame["curtailed_mw"] * frame["credit_usd_per_mw"]
+    frame["margin_usd"] = frame["revenue_usd"] - frame["power_usd"] - frame["opex_usd"] + frame["credit_usd"]
     start = pd.Series([g.sites_at_start.get(s, 0.0) for s, g in zip(frame["site"], gen_of, strict=True)],
                       index=frame.index, dtype=float)
     before = frame.groupby(["scenario", "site", "generation"])["placed_mw"].shift(1)
     frame["moved_in_mw"] = (frame["placed_mw"] - before.fillna(start)).clip(lower=0.0)
     frame["move_usd"] = frame["moved_in_mw"] * frame["move_usd_per_mw"]
     # What rounding MW to 1e-6 can move each month's cash and BTC by.
-    frame["rounding_usd"] = MW_TOL * (frame["power_usd_per_mw"] + frame["opex_usd_per_mw"]
-                                      + 2 * frame["move_usd_per_mw"])
-    frame["rounding_btc"] = MW_TOL * frame["btc_per_mw"]
+    frame["rounding_usd"] = MW_TOL * (2 * frame["power_usd_per_mw"] + frame["opex_usd_per_mw"]
+                                      + 2 * frame["move_usd_per_mw"] + frame["credit_usd_per_mw"])
+    frame["rounding_btc"] = 2 * MW_TOL * frame["btc_per_mw"]
     return frame
 
 
@@ -266,21 +299,23 @@ def _energized(instance: Instance, calendar: Calendar) -> pd.DataFrame:
 
 
 def _sites(instance: Instance, calendar: Calendar, mining: pd.DataFrame,
-           phases: pd.DataFrame) -> pd.DataFrame:
+           phases: pd.DataFrame, halls: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, site and month: energized MW, mining and AI facility MW, capacity left."""
     frame = _energized(instance, calendar)
     ai = phases.groupby(["site", "t"], as_index=False)[["ai_facility_mw", "displaced_mw"]].sum()
     frame = frame.merge(ai, on=["site", "t"], how="left")
+    frame = frame.merge(halls[["site", "t", "hall_online_mw"]], on=["site", "t"], how="left")
     scenarios = pd.DataFrame({"scenario": [s.name for s in instance.market.scenarios]})
     frame = scenarios.merge(frame, how="cross")
     used = mining.groupby(["scenario", "site", "t"], as_index=False).agg(
         placed_mw=("placed_mw", "sum"), running_mw=("running_mw", "sum"),
         generations=("placed_mw", "size"))
     frame = frame.merge(used, on=["scenario", "site", "t"], how="left")
-    numeric = ["ai_facility_mw", "displaced_mw", "placed_mw", "running_mw", "generations"]
+    numeric = ["ai_facility_mw", "displaced_mw", "placed_mw", "running_mw", "generations", "hall_online_mw"]
     frame[numeric] = frame[numeric].astype(float).fillna(0.0)
     frame["mining_facility_mw"] = frame["running_mw"] * frame["mining_pue"]
-    frame["mining_capacity_mw"] = frame["mining_infrastructure_mw"] - frame["displaced_mw"]
+    frame["mining_capacity_mw"] = (frame["mining_infrastructure_mw"] + frame["hall_online_mw"]
+                                   - frame["displaced_mw"])
     return frame
 
 
@@ -326,15 +361,16 @@ def _existing_debts(instance: Instance, calendar: Calendar) -> pd.DataFrame:
 
 
 def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mining: pd.DataFrame,
-                phases: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+                phases: pd.DataFrame, decisions: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     """Per scenario and month: every cash line (outflows negative), cash and BTC balances."""
     finance = instance.finance
     frame = market[[*KEYS, "month", "btc_price_usd", "discount_factor"]].merge(decisions, on=KEYS)
-    summed = ["btc_mined_btc", "revenue_usd", "power_usd", "opex_usd", "move_usd",
+    summed = ["btc_mined_btc", "revenue_usd", "power_usd", "opex_usd", "move_usd", "credit_usd",
               "rounding_usd", "rounding_btc"]
     frame = frame.merge(mining.groupby(KEYS, as_index=False)[summed].sum(), on=KEYS, how="left")
     flows = phases.groupby("t", as_index=False)[list(PHASE_FLOWS)].sum()
     frame = frame.merge(flows, on="t", how="left").merge(_existing_debts(instance, calendar), on="t")
+    frame = frame.merge(extra, on="t", how="left")
     frame[summed + list(PHASE_FLOWS)] = frame[summed + list(PHASE_FLOWS)].astype(float).fillna(0.0)
     revolver = finance.revolver
     rate = revolver.rate_pct_per_year / 1200.0 if revolver else 0.0
@@ -349,6 +385,12 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         "btc_sales_usd": frame["btc_sold_btc"] * frame["btc_price_usd"],
         "mining_power_usd": -frame["power_usd"], "mining_opex_usd": -frame["opex_usd"],
         "fleet_moves_usd": -frame["move_usd"],
+        "curtailment_credits_usd": frame["credit_usd"],
+        "fixed_power_charges_usd": -frame["fixed_charges"],
+        "fleet_purchase_deposits_usd": frame["deposits"],
+        "fleet_purchase_balances_usd": frame["balances"],
+        "fleet_resale_usd": frame["resale"],
+        "mining_hall_capex_usd": -frame["hall_capex_usd"],
         "ai_rent_usd": frame["rent_cash"], "ai_prepayments_usd": frame["prepayment"],
         "ai_opex_usd": -frame["opex"], "ai_capex_usd": -frame["capex"],
         "project_debt_draws_usd": frame["debt_draw"],
@@ -364,7 +406,7 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     net = lines[flow_columns].sum(axis=1)
     # Rounding of the plan's numbers and HiGHS's tolerance, carried like cash is.
     slack = (frame["rounding_usd"] + 0.01 * (3.0 + rate) + BTC_TOL * frame["btc_price_usd"]
-             + SOLVER_USD_PER_MONTH)
+             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"])
     cash_rate = finance.cash_interest_pct_per_year / 1200.0
     n = len(lines)
     interest, cash, tolerance = [0.0] * n, [0.0] * n, [0.0] * n
@@ -393,15 +435,15 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
 
 
 def _terminal(instance: Instance, calendar: Calendar, monthly: pd.DataFrame, mining: pd.DataFrame,
-              signed: list[SignedPhase], schedules: dict[tuple[str, str], PhaseSchedule]
-              ) -> dict[str, dict[str, float]]:
+              signed: list[SignedPhase], schedules: dict[tuple[str, str], PhaseSchedule],
+              fleet: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Terminal value at the end of month T-1 per scenario, by part (DESIGN.md)."""
     T = calendar.months
     phases = sum(
         phase_terminal_value(schedules[(sp.site, sp.phase.id)], sp.index, T,
                              calendar.months_after_end_factors(schedules[(sp.site, sp.phase.id)].length))
         for sp in signed)
-    salvage = sum(g.installed_mw * g.salvage_usd_per_mw for g in instance.fleet)
+    salvage = fleet_terminal_usd(instance, fleet, T)
     continuation = sum(calendar.months_after_end_factors(instance.terminal.mining_months))
     haircut = instance.terminal.btc_haircut_pct / 100.0
     out: dict[str, dict[str, float]] = {}

@@ -184,30 +184,51 @@ def _rows(frame: pd.DataFrame, excess: pd.Series, tol: pd.Series | float) -> lis
     return list(frame.loc[mask].assign(excess_=excess[mask]).itertuples())
 
 
-def check_mining_and_power(instance: Instance, mining: pd.DataFrame, sites: pd.DataFrame) -> list[Violation]:
-    """Per generation: placed >= 0, 0 <= running <= placed, fleet size; per site: mining
-    capacity left by retrofits, and facility power within the energized MW."""
+def check_mining_and_power(instance: Instance, mining: pd.DataFrame, sites: pd.DataFrame,
+                           owned: pd.DataFrame | None = None) -> list[Violation]:
+    """Per generation: placed >= 0, 0 <= running <= placed, 0 <= curtailed <= the month's share
+    of running, placed only at the generation's sites, fleet size (placed across sites <= MW
+    owned: ``owned`` per generation and month, else the installed MW); per site: mining
+    capacity (infrastructure + halls online - retrofits), facility power within the energized MW."""
     out: list[Violation] = []
+    share = mining.get("curtail_share", 0.0)
+    curtailed = mining.get("curtailed_mw", 0.0 * mining["running_mw"])
     pair_rules = (
         ("placed_nonnegative", -mining["placed_mw"], "{placed_mw:g} MW placed"),
         ("running_nonnegative", -mining["running_mw"], "{running_mw:g} MW running"),
         ("running_within_placed", mining["running_mw"] - mining["placed_mw"],
          "{running_mw:g} MW running but only {placed_mw:g} MW placed"),
+        ("curtailed_nonnegative", -curtailed, "{curtailed_mw:g} MW curtailed"),
+        ("curtailed_within_share", curtailed - share * mining["running_mw"],
+         "{curtailed_mw:g} MW curtailed, more than the month's share {curtail_share:.4g} of "
+         "{running_mw:g} MW running"),
     )
     for rule, excess, text in pair_rules:
         for r in _rows(mining, excess, 2 * MW_TOL):
             out.append(Violation(rule, r.scenario, r.site, r.generation, r.month, r.excess_,
                                  text.format(**r._asdict())))
-    installed = {g.id: g.installed_mw for g in instance.fleet}
+    allowed = {g.id: g.sites for g in instance.fleet}
+    mask = pd.Series([allowed.get(g) is not None and s not in allowed[g]
+                      for s, g in zip(mining["site"], mining["generation"], strict=True)],
+                     index=mining.index, dtype=bool)
+    outside = mining.loc[mask]
+    for r in _rows(outside, outside["placed_mw"], MW_TOL):
+        out.append(Violation("placement_site", r.scenario, r.site, r.generation, r.month, r.excess_,
+                             f"{r.placed_mw:g} MW placed at a site not in the generation's sites"))
     fleet = mining.groupby(["scenario", "generation", "t", "month"], as_index=False).agg(
         placed_mw=("placed_mw", "sum"), terms=("placed_mw", "size"))
-    fleet["installed_mw"] = fleet["generation"].map(installed)
+    if owned is not None and not owned.empty:
+        fleet = fleet.merge(owned[["generation", "t", "owned_mw"]], on=["generation", "t"], how="left")
+        fleet["installed_mw"] = fleet["owned_mw"].fillna(0.0)
+    else:
+        fleet["installed_mw"] = fleet["generation"].map({g.id: g.installed_mw for g in instance.fleet})
     excess = fleet["placed_mw"] - fleet["installed_mw"]
-    for r in _rows(fleet, excess, MW_TOL * (1 + fleet["terms"])):
+    for r in _rows(fleet, excess, MW_TOL * (1 + fleet["terms"] + fleet["t"])):
         out.append(Violation("fleet_size", r.scenario, None, r.generation, r.month, r.excess_,
                              f"{r.placed_mw:g} MW placed across sites, {r.installed_mw:g} MW owned"))
     excess = sites["placed_mw"] - sites["mining_capacity_mw"]
-    for r in _rows(sites, excess, MW_TOL * (1 + sites["generations"])):
+    halls = sites["hall_online_mw"] > 0 if "hall_online_mw" in sites else False
+    for r in _rows(sites, excess, MW_TOL * (1 + sites["generations"] + halls * (2 + sites["t"]))):
         out.append(Violation(
             "mining_capacity", r.scenario, r.site, None, r.month, r.excess_,
             f"{r.placed_mw:g} MW of ASICs placed; the site hosts {r.mining_capacity_mw:g} MW "

@@ -46,7 +46,7 @@ class MwDelta:
     scenario: str
     site: str
     year: str
-    measure: str  # mining_mw_avg | ai_it_mw_year_end
+    measure: str  # mining_mw_avg | ai_it_mw_year_end | fleet_owned_mw_year_end (site = generation)
     a: float
     b: float
 
@@ -80,7 +80,8 @@ class Comparison:
 
 
 _KPI_FIELDS = ("npv_usd", "terminal_value_usd", "minimum_cash_usd", "peak_debt_usd",
-               "total_capex_usd", "btc_mined_btc")
+               "total_capex_usd", "btc_mined_btc", "fleet_purchases_usd", "fleet_resale_usd",
+               "curtailment_credits_usd", "fixed_power_charges_usd", "mining_hall_capex_usd")
 
 
 def signing_changes(a: Plan, b: Plan) -> list[SigningChange]:
@@ -102,7 +103,9 @@ def signing_changes(a: Plan, b: Plan) -> list[SigningChange]:
 
 
 def mw_by_site_year(plan: Plan) -> dict[tuple[str, str, str, str], float]:
-    """(scenario, site, year, measure) -> MW: average mining MW running, AI IT MW online at year end."""
+    """(scenario, site, year, measure) -> MW: average mining MW running, AI IT MW online at year
+    end, and for generations bought or sold the MW owned at year end (the generation in the
+    site's place)."""
     out: dict[tuple[str, str, str, str], float] = defaultdict(float)
     months = plan.months
     by_year: dict[str, list[int]] = defaultdict(list)
@@ -119,6 +122,12 @@ def mw_by_site_year(plan: Plan) -> dict[tuple[str, str, str, str], float]:
                 last = month_ordinal(months[periods[-1]])
                 if start <= last <= end:
                     out[(scenario, signing.site, year, "ai_it_mw_year_end")] += signing.critical_it_mw
+        for fleet in plan.decisions.fleet:
+            for year, periods in by_year.items():
+                t = periods[-1]
+                if t < len(fleet.owned_mw):
+                    owned = fleet.owned_mw[t] - (fleet.sold_mw[t] if t < len(fleet.sold_mw) else 0.0)
+                    out[(scenario, fleet.generation, year, "fleet_owned_mw_year_end")] = owned
     return out
 
 

@@ -53,6 +53,56 @@ def mining_energy_cost_per_mw(
     return pue * hours * uptime_pct / 100.0 * power_price_usd_per_mwh
 
 
+HOURS_PER_DAY = 24.0
+TH_PER_PH = 1000.0
+
+
+def breakeven_hashrate_ehs(
+    btc_price_usd: float, subsidy_btc_per_block: float, fees_btc_per_block: float,
+    efficiency_j_per_th: float, power_price_usd_per_mwh: float, blocks_per_day: float = 144.0,
+) -> float:
+    """Network hashrate at which a fleet's revenue equals its energy cost (PUE 1, uptime 100 %).
+
+    Per TH/s and day it earns price x blocks x (subsidy + fees) / network TH/s and pays
+    J/TH x 24 h / 1e6 MWh x USD/MWh; equal at network TH/s = price x blocks x reward x 1e6 /
+    (J/TH x 24 x USD/MWh), i.e. EH/s = price x blocks x reward / (J/TH x 24 x USD/MWh).
+    Free power never breaks even: infinite.
+    """
+    cost = efficiency_j_per_th * HOURS_PER_DAY * power_price_usd_per_mwh
+    if cost <= 0.0:
+        return float("inf")
+    return btc_price_usd * blocks_per_day * (subsidy_btc_per_block + fees_btc_per_block) / cost
+
+
+def capped_hashrate_ehs(path_ehs: float, breakeven_ehs: float) -> float:
+    """DESIGN: the network hashrate is the lower of its path and the marginal fleet's break-even."""
+    return min(path_ehs, breakeven_ehs)
+
+
+def breakeven_hashprice_usd_per_ph_day(efficiency_j_per_th: float, power_price_usd_per_mwh: float) -> float:
+    """Hashprice at which a fleet's revenue equals its energy cost: J/TH x 24 h x USD/MWh / 1e6
+    per TH/s-day, x 1000 per PH/s-day (17.5 J/TH at $50/MWh -> $21.0/PH/day)."""
+    return efficiency_j_per_th * HOURS_PER_DAY * power_price_usd_per_mwh / 1e6 * TH_PER_PH
+
+
+def btc_per_th_day_from_hashprice(hashprice_usd_per_ph_day: float, btc_price_usd: float) -> float:
+    """BTC earned per TH/s per day when hashprice is given in USD per PH/s-day."""
+    return hashprice_usd_per_ph_day / TH_PER_PH / btc_price_usd
+
+
+def usd_per_mw_of_asics(usd_per_th: float, efficiency_j_per_th: float) -> float:
+    """Price of one MW of ASIC load from a price per TH/s (1 MW = 1e6 / (J/TH) TH/s)."""
+    return usd_per_th * th_per_mw(efficiency_j_per_th)
+
+
+def curtailment_credit_per_mw(
+    credit_usd_per_mwh: float, pue: float, hours: int, uptime_pct: float
+) -> float:
+    """Credit for one MW of ASIC load curtailed over all of a month's running hours, USD: the
+    facility power not drawn (MW x PUE) times the running hours (hours x uptime)."""
+    return credit_usd_per_mwh * pue * hours * uptime_pct / 100.0
+
+
 def subsidy_by_month(
     initial_subsidy: float, halvings: list[tuple[int, float]], months: int
 ) -> list[float]:

@@ -10,6 +10,8 @@ import pyomo.core as pyo
 from models.plan import (
     Decisions,
     FinanceDecision,
+    FleetDecision,
+    HallDecision,
     MiningDecision,
     Plan,
     Provenance,
@@ -21,8 +23,9 @@ from optimizer import __version__
 from optimizer.economics import existing_debt_schedule, lease_rent, th_per_mw
 from optimizer.formulation.ai_phases import PhaseWindow
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
-from optimizer.formulation.mining import mining_pairs, mining_unit_economics
-from optimizer.formulation.power import energized_mw
+from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
+from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
+from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
 from optimizer.solve import SolverRun
 from optimizer.versions import provenance_versions
 
@@ -35,11 +38,16 @@ class PlanResult:
     sites_monthly: pd.DataFrame
     cashflow_monthly: pd.DataFrame
     leases: pd.DataFrame
+    fleet_monthly: pd.DataFrame | None = None
 
 
 def _clean(value: float, digits: int) -> float:
     rounded = round(float(value), digits)
     return 0.0 if rounded == 0.0 else rounded
+
+
+def _curtailed(model, key) -> float:
+    return pyo.value(model.curtailed_mw[key]) if key in model.curtailed_mw else 0.0
 
 
 def _signing_month(model, window: PhaseWindow) -> int | None:
@@ -84,10 +92,13 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     finance_decisions = []
     for w in ctx.scenario_names:
         for (s, g) in pairs:
+            curtailable = any((s, g, t, w) in model.curtailed_mw for t in range(T))
             mining.append(MiningDecision(
                 scenario=w, site=s, generation=g,
                 placed_mw=[_clean(pyo.value(model.placed_mw[s, g, t, w]), 6) for t in range(T)],
                 running_mw=[_clean(pyo.value(model.running_mw[s, g, t, w]), 6) for t in range(T)],
+                curtailed_mw=[_clean(_curtailed(model, (s, g, t, w)), 6) for t in range(T)]
+                if curtailable else [],
             ))
         revolver = (
             [_clean(pyo.value(model.revolver_balance[t, w]) * USD_PER_MODEL_UNIT, 2) for t in range(T)]
@@ -99,10 +110,24 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
             distributions_usd=[_clean(pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT, 2)
                                for t in range(T)],
         ))
-    decisions = Decisions(signings=signings, mining=mining, finance=finance_decisions)
+    fleet = fleet_values(model, ctx)
+    halls = hall_values(model, ctx)
+    fleet_decisions = [
+        FleetDecision(generation=g, **{f"{name}_mw": [_clean(x, 6) for x in v[name]]
+                                       for name in ("ordered", "delivered", "sold", "owned")})
+        for g, v in fleet.items()
+    ]
+    hall_decisions = [
+        HallDecision(site=s, built_mw=[_clean(x, 6) for x in v["built"]],
+                     online_mw=[_clean(x, 6) for x in v["online"]])
+        for s, v in halls.items()
+    ]
+    decisions = Decisions(signings=signings, mining=mining, finance=finance_decisions,
+                          fleet=fleet_decisions, halls=hall_decisions)
 
-    sites_monthly = _sites_table(ctx, model, signed_at, pairs)
-    cashflow = _cashflow_table(ctx, model, signed_at)
+    sites_monthly = _sites_table(ctx, model, signed_at, pairs, halls)
+    cashflow = _cashflow_table(ctx, model, signed_at, fleet, halls)
+    fleet_monthly = _fleet_table(ctx, model, pairs, fleet)
     kpis = [_kpis(ctx, model, cashflow, sites_monthly, i) for i in range(len(ctx.scenarios))]
     npv = _clean(pyo.value(model.npv_without_tie_break) * USD_PER_MODEL_UNIT, 2)
     tie_break = (pyo.value(model.npv) - pyo.value(model.npv_without_tie_break)) * USD_PER_MODEL_UNIT
@@ -125,10 +150,37 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     plan = Plan(provenance=provenance, months=labels, solver=stats, kpis=kpis, npv_usd=npv,
                 decisions=decisions)
     leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
-    return PlanResult(plan, sites_monthly, cashflow, leases)
+    return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly)
 
 
-def _sites_table(ctx: BuildContext, model, signed_at, pairs) -> pd.DataFrame:
+def _fleet_table(ctx: BuildContext, model, pairs, fleet) -> pd.DataFrame:
+    """Per scenario, generation, site and month: the generation's MW owned, ordered, delivered
+    and sold (generation totals, repeated on each of its sites' rows) and the site's MW
+    placed, running and curtailed."""
+    T = ctx.calendar.months
+    rows = []
+    for w in ctx.scenario_names:
+        for gen in ctx.instance.fleet:
+            g = gen.id
+            v = fleet.get(g)
+            for s in [site for (site, gg) in pairs if gg == g]:
+                for t in range(T):
+                    rows.append({
+                        "scenario": w, "generation": g, "site": s, "month": ctx.calendar.labels[t],
+                        "generation_owned_mw": v["owned"][t] if v else gen.installed_mw,
+                        "generation_ordered_mw": v["ordered"][t] if v else 0.0,
+                        "generation_delivered_mw": v["delivered"][t] if v else 0.0,
+                        "generation_sold_mw": v["sold"][t] if v else 0.0,
+                        "placed_mw": pyo.value(model.placed_mw[s, g, t, w]),
+                        "running_mw": pyo.value(model.running_mw[s, g, t, w]),
+                        "curtailed_mw": _curtailed(model, (s, g, t, w)),
+                    })
+    columns = ["scenario", "generation", "site", "month", "generation_owned_mw", "generation_ordered_mw",
+               "generation_delivered_mw", "generation_sold_mw", "placed_mw", "running_mw", "curtailed_mw"]
+    return _rounded(pd.DataFrame(rows, columns=columns))
+
+
+def _sites_table(ctx: BuildContext, model, signed_at, pairs, halls) -> pd.DataFrame:
     calendar = ctx.calendar
     T = calendar.months
     rows = []
@@ -136,18 +188,26 @@ def _sites_table(ctx: BuildContext, model, signed_at, pairs) -> pd.DataFrame:
         price = ctx.scenarios[w_index].btc_price_usd
         for site in ctx.instance.sites:
             energized = energized_mw(ctx, site.id)
+            fixed_charge = fixed_power_charge_usd(ctx, site.id)
+            hall = halls.get(site.id)
+            hall_capex = site.mining_halls.capex_usd_per_mw if site.mining_halls else 0.0
+            power_price = ctx.scenario_power_price[(site.id, w)]
             gens = [g for (s, g) in pairs if s == site.id]
             windows = [win for win in ctx.phase_windows if win.site == site.id]
             for t in range(T):
-                running = placed = hashrate = btc = energy = opex = moves = 0.0
+                running = placed = hashrate = btc = energy = opex = moves = curtailed = 0.0
                 for g in gens:
                     run_mw = pyo.value(model.running_mw[site.id, g, t, w])
+                    cut_mw = _curtailed(model, (site.id, g, t, w))
                     running += run_mw
+                    curtailed += cut_mw
                     placed += pyo.value(model.placed_mw[site.id, g, t, w])
                     unit_btc, unit_energy, unit_opex = mining_unit_economics(ctx, site.id, g, t, w_index)
-                    hashrate += run_mw * th_per_mw(ctx.generations_by_id[g].efficiency_j_per_th) / 1e6
-                    btc += run_mw * unit_btc
-                    energy += run_mw * unit_energy
+                    # Hashrate averaged over the month's running hours: curtailed hours hash nothing.
+                    efficiency = ctx.generations_by_id[g].efficiency_j_per_th
+                    hashrate += (run_mw - cut_mw) * th_per_mw(efficiency) / 1e6
+                    btc += (run_mw - cut_mw) * unit_btc
+                    energy += (run_mw - cut_mw) * unit_energy
                     opex += run_mw * unit_opex
                     gen = ctx.generations_by_id[g]
                     if gen.move_cost_usd_per_mw > 0:
@@ -180,11 +240,18 @@ def _sites_table(ctx: BuildContext, model, signed_at, pairs) -> pd.DataFrame:
                     "mining_revenue_usd": btc * price[t], "mining_power_cost_usd": energy,
                     "mining_opex_usd": opex, "fleet_move_cost_usd": moves,
                     "ai_rent_usd": rent, "ai_opex_usd": ai_opex, "ai_capex_usd": capex,
+                    "power_price_usd_per_mwh": power_price[t],
+                    "hashprice_usd_per_ph_day": ctx.scenarios[w_index].hashprice_usd_per_ph_day[t],
+                    "mining_curtailed_mw": curtailed,
+                    "curtailment_credit_usd": curtailed * curtailment_credit(ctx, site.id, t),
+                    "fixed_power_charge_usd": fixed_charge[t],
+                    "mining_halls_online_mw": hall["online"][t] if hall else 0.0,
+                    "mining_hall_capex_usd": hall["built"][t] * hall_capex if hall else 0.0,
                 })
     return _rounded(pd.DataFrame(rows))
 
 
-def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
+def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.DataFrame:
     instance, calendar = ctx.instance, ctx.calendar
     T = calendar.months
     finance = instance.finance
@@ -195,6 +262,13 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
         )
     cash_rate = finance.cash_interest_pct_per_year / 100.0 / 12.0
     pairs = mining_pairs(ctx)
+    fleet_cash = fleet_cash_usd(ctx, fleet)
+    fixed_charges = [sum(c) for c in zip(*(fixed_power_charge_usd(ctx, s.id) for s in instance.sites),
+                                         strict=True)]
+    hall_capex = [
+        sum(v["built"][t] * ctx.sites_by_id[s].mining_halls.capex_usd_per_mw for s, v in halls.items())
+        for t in range(T)
+    ]
     rows = []
     for w_index, w in enumerate(ctx.scenario_names):
         price = ctx.scenarios[w_index].btc_price_usd
@@ -204,18 +278,26 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
             line = {"scenario": w, "month": calendar.labels[t], "cash_start_usd": cash_before}
             sold = pyo.value(model.btc_sold[t, w])
             line["btc_sales_usd"] = sold * price[t]
-            power = opex = moves = 0.0
+            power = opex = moves = credits = 0.0
             for (s, g) in pairs:
                 run_mw = pyo.value(model.running_mw[s, g, t, w])
+                cut_mw = _curtailed(model, (s, g, t, w))
                 _, unit_energy, unit_opex = mining_unit_economics(ctx, s, g, t, w_index)
-                power += run_mw * unit_energy
+                power += (run_mw - cut_mw) * unit_energy
                 opex += run_mw * unit_opex
+                credits += cut_mw * curtailment_credit(ctx, s, t)
                 gen = ctx.generations_by_id[g]
                 if gen.move_cost_usd_per_mw > 0:
                     moves += pyo.value(model.moved_in_mw[s, g, t, w]) * gen.move_cost_usd_per_mw
             line["mining_power_usd"] = -power
             line["mining_opex_usd"] = -opex
             line["fleet_moves_usd"] = -moves
+            line["curtailment_credits_usd"] = credits
+            line["fixed_power_charges_usd"] = -fixed_charges[t]
+            line["fleet_purchase_deposits_usd"] = fleet_cash["deposits"][t]
+            line["fleet_purchase_balances_usd"] = fleet_cash["balances"][t]
+            line["fleet_resale_usd"] = fleet_cash["resale"][t]
+            line["mining_hall_capex_usd"] = -hall_capex[t]
             parts = dict.fromkeys(("rent_cash", "prepayment", "opex", "capex", "debt_draw",
                                    "debt_interest", "debt_principal"), 0.0)
             project_balance = 0.0
@@ -256,6 +338,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
                 pyo.value(c) * pyo.value(v) for c, v in ctx.btc_mined.terms.get((t, w), [])
             )
             line["btc_sold_btc"] = sold
+            line["hashprice_usd_per_ph_day"] = ctx.scenarios[w_index].hashprice_usd_per_ph_day[t]
             line["btc_held_btc"] = pyo.value(model.btc_held[t, w])
             line["project_debt_balance_usd"] = project_balance
             line["revolver_balance_usd"] = revolver
@@ -272,7 +355,8 @@ def _cashflow_table(ctx: BuildContext, model, signed_at) -> pd.DataFrame:
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if frame[column].dtype.kind == "f":
-            digits = 8 if column.endswith("_btc") else 6 if column.endswith(("_mw", "_ehs")) else 2
+            digits = (8 if column.endswith("_btc") else 6 if column.endswith(("_mw", "_ehs", "_day"))
+                      else 2)
             frame[column] = frame[column].round(digits) + 0.0  # + 0.0 turns -0.0 into 0.0
     return frame
 
@@ -310,5 +394,11 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         peak_debt_month=str(flows.loc[peak_index, "month"]),
         total_capex_usd=_clean(-flows["ai_capex_usd"].sum(), 2),
         btc_mined_btc=_clean(flows["btc_mined_btc"].sum(), 8),
+        fleet_purchases_usd=_clean(-(flows["fleet_purchase_deposits_usd"]
+                                     + flows["fleet_purchase_balances_usd"]).sum(), 2),
+        fleet_resale_usd=_clean(flows["fleet_resale_usd"].sum(), 2),
+        curtailment_credits_usd=_clean(flows["curtailment_credits_usd"].sum(), 2),
+        fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
+        mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
     )

@@ -104,6 +104,7 @@ def print_summary(console: Console, outcome) -> None:
     for year, ai_mw in kpi.ai_mw_online_by_year.items():
         years.add_row(year, f"{ai_mw:,.0f}", f"{kpi.hashrate_ehs_by_year[year]:,.1f}")
     console.print(years)
+    _print_fleet(console, plan, kpi)
     console.print(
         f"minimum cash {usd(kpi.minimum_cash_usd)} ({kpi.minimum_cash_month}) | "
         f"peak debt {usd(kpi.peak_debt_usd)} ({kpi.peak_debt_month}) | "
@@ -111,6 +112,35 @@ def print_summary(console: Console, outcome) -> None:
     )
     if outcome.out_dir is not None:
         console.print(f"plan written to {outcome.out_dir}/")
+
+
+def _print_fleet(console: Console, plan, kpi) -> None:
+    """Orders, sales and halls (issue 13), and the new cash lines where they are not zero."""
+    months = plan.months
+    if plan.decisions.fleet or plan.decisions.halls:
+        table = Table(title="Fleet and mining halls", title_justify="left", show_edge=False)
+        for column in ("generation / site", "ordered MW", "first order", "sold MW", "last sale",
+                       "owned at end MW"):
+            table.add_column(column, justify="left" if column in ("generation / site", "first order",
+                                                                   "last sale") else "right")
+        for f in plan.decisions.fleet:
+            orders = [months[t] for t, mw in enumerate(f.ordered_mw) if mw > 1e-6]
+            sales = [months[t] for t, mw in enumerate(f.sold_mw) if mw > 1e-6]
+            table.add_row(f.generation, f"{sum(f.ordered_mw):,.1f}", orders[0] if orders else "-",
+                          f"{sum(f.sold_mw):,.1f}", sales[-1] if sales else "-",
+                          f"{f.owned_mw[-1] - f.sold_mw[-1]:,.1f}")
+        for h in plan.decisions.halls:
+            built = [months[t] for t, mw in enumerate(h.built_mw) if mw > 1e-6]
+            table.add_row(f"{h.site} (halls)", f"{sum(h.built_mw):,.1f}", built[0] if built else "-",
+                          "", "", f"{h.online_mw[-1]:,.1f}")
+        console.print(table)
+    parts = [("ASIC purchases", kpi.fleet_purchases_usd), ("ASIC resale", kpi.fleet_resale_usd),
+             ("curtailment credits", kpi.curtailment_credits_usd),
+             ("fixed power charges", kpi.fixed_power_charges_usd),
+             ("mining halls", kpi.mining_hall_capex_usd)]
+    shown = [f"{name} {usd(value)}" for name, value in parts if value]
+    if shown:
+        console.print(" | ".join(shown))
 
 
 def print_comparison(console: Console, comparison, name_a: str, name_b: str) -> None:

@@ -12,12 +12,13 @@ from models.instance import Instance
 from optimizer.formulation.ai_phases import add_ai_phases
 from optimizer.formulation.context import BuildContext, make_context
 from optimizer.formulation.finance import add_finance
+from optimizer.formulation.fleet import add_fleet
 from optimizer.formulation.knobs import Knobs, structure_signature
 from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
 
-STAGES = (add_ai_phases, add_mining, add_power, add_finance, add_objective)
+STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_finance, add_objective)
 
 
 @dataclass
@@ -60,6 +61,7 @@ def retarget_model(built: BuiltModel, instance: Instance) -> bool:
     ctx.knobs.assign(knob_values(ctx.knobs.base, instance, ctx))
     fresh = make_context(instance, parametric=True)
     ctx.instance, ctx.scenarios, ctx.site_power_price = instance, fresh.scenarios, fresh.site_power_price
+    ctx.scenario_power_price = fresh.scenario_power_price
     for cached in ("sites_by_id", "site_order", "generations_by_id"):
         ctx.__dict__.pop(cached, None)
     ctx.phase_windows = signing_windows(instance, ctx.calendar.months, ctx.calendar.index)

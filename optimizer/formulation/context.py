@@ -16,7 +16,14 @@ from typing import Any
 from models.common import series_values
 from models.instance import Instance
 from optimizer.calendar import Calendar
-from optimizer.economics import btc_per_th_day, subsidy_by_month
+from optimizer.economics import (
+    breakeven_hashprice_usd_per_ph_day,
+    breakeven_hashrate_ehs,
+    btc_per_th_day,
+    btc_per_th_day_from_hashprice,
+    capped_hashrate_ehs,
+    subsidy_by_month,
+)
 
 USD_PER_MODEL_UNIT = 1e6
 """The model counts money in $M so that coefficients stay well conditioned."""
@@ -50,6 +57,7 @@ class ScenarioMarket:
     probability: float
     btc_price_usd: list[float]
     btc_per_th_day: list[float]
+    hashprice_usd_per_ph_day: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -63,10 +71,14 @@ class BuildContext:
     phase_windows: list[Any] = field(default_factory=list)  # set by ai_phases
     signed_by: Any = None  # ai_phases.SignedBy
     site_power_price: dict[str, list[float]] = field(default_factory=dict)
+    scenario_power_price: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     cash: Ledger = field(default_factory=Ledger)  # key (t, w): model units ($M)
     btc_mined: Ledger = field(default_factory=Ledger)  # key (t, w): BTC
     power_use: Ledger = field(default_factory=Ledger)  # key (site, t, w): facility MW
     mining_capacity_removed: Ledger = field(default_factory=Ledger)  # key (site, t): ASIC MW
+    mining_capacity_added: Ledger = field(default_factory=Ledger)  # key (site, t): ASIC MW of new halls
+    fleet_owned: Ledger = field(default_factory=Ledger)  # key (generation, t): ASIC MW owned
+    fleet_ordered: Any = None  # fleet.add_fleet: (generation, t) -> terms of the MW ordered
     terminal: Ledger = field(default_factory=Ledger)  # key w: model units at the end of T-1
     tie_break: list[Term] = field(default_factory=list)  # objective terms, model units
 
@@ -104,7 +116,20 @@ def make_context(
         s.id: series_values(s.power_price_usd_per_mwh, instance.start, calendar.months)
         for s in instance.sites
     }
+    ctx.scenario_power_price = scenario_power_prices(instance, calendar.months)
     return ctx
+
+
+def scenario_power_prices(instance: Instance, months: int) -> dict[tuple[str, str], list[float]]:
+    """(site, scenario) -> power price per month: the scenario's override, else the site's series."""
+    out = {}
+    for site in instance.sites:
+        base = series_values(site.power_price_usd_per_mwh, instance.start, months)
+        for scenario in instance.market.scenarios:
+            override = site.power_price_by_scenario_usd_per_mwh.get(scenario.name)
+            out[(site.id, scenario.name)] = (
+                base if override is None else series_values(override, instance.start, months))
+    return out
 
 
 def scenario_markets(instance: Instance, calendar: Calendar) -> list[ScenarioMarket]:
@@ -116,11 +141,30 @@ def scenario_markets(instance: Instance, calendar: Calendar) -> list[ScenarioMar
         price = series_values(scenario.btc_price_usd, instance.start, calendar.months)
         hashrate = series_values(scenario.network_hashrate_ehs, instance.start, calendar.months)
         fees = series_values(scenario.fees_btc_per_block, instance.start, calendar.months)
+        marginal = market.marginal_fleet
+        if marginal is not None:
+            hashrate = [
+                capped_hashrate_ehs(hashrate[t], breakeven_hashrate_ehs(
+                    price[t], subsidy[t], fees[t], marginal.efficiency_j_per_th,
+                    marginal.power_price_usd_per_mwh, market.blocks_per_day))
+                for t in range(calendar.months)
+            ]
         per_th = [
             btc_per_th_day(subsidy[t], fees[t], hashrate[t], market.blocks_per_day)
             for t in range(calendar.months)
         ]
-        out.append(ScenarioMarket(scenario.name, scenario.probability, price, per_th))
+        if scenario.hashprice_usd_per_ph_day is not None:
+            given = series_values(scenario.hashprice_usd_per_ph_day, instance.start, calendar.months)
+            per_th = [btc_per_th_day_from_hashprice(given[t], price[t]) for t in range(calendar.months)]
+            if marginal is not None:  # the cap is a floor on hashprice, whichever way it is given
+                floor = [
+                    btc_per_th_day_from_hashprice(breakeven_hashprice_usd_per_ph_day(
+                        marginal.efficiency_j_per_th, marginal.power_price_usd_per_mwh), price[t])
+                    for t in range(calendar.months)
+                ]
+                per_th = [max(a, b) for a, b in zip(per_th, floor, strict=True)]
+        hashprice = [per_th[t] * price[t] * 1000.0 for t in range(calendar.months)]
+        out.append(ScenarioMarket(scenario.name, scenario.probability, price, per_th, hashprice))
     return out
 
 

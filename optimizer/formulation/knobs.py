@@ -14,7 +14,6 @@ from typing import Any
 
 import pyomo.core as pyo
 
-from models.common import series_values
 from models.instance import Instance
 
 # Instance fields whose values only move knobs (paths with [*] over lists).
@@ -25,7 +24,10 @@ KNOB_FIELDS = (
     ("market", "initial_subsidy_btc_per_block"),
     ("market", "halvings"),
     ("market", "blocks_per_day"),
+    ("market", "scenarios", "*", "hashprice_usd_per_ph_day"),
+    ("market", "marginal_fleet"),
     ("sites", "*", "power_price_usd_per_mwh"),
+    ("sites", "*", "power_price_by_scenario_usd_per_mwh"),
     ("sites", "*", "ai_phases", "*", "capex_usd_per_mw_it"),
     ("sites", "*", "ai_phases", "*", "lease_usd_per_kw_month"),
     ("solver",),
@@ -91,8 +93,8 @@ class Knobs:
     def btc_per_th_day(self, t: int, scenario: str) -> Any:
         return self._get("btc_per_th_day", (t, scenario))
 
-    def power_price(self, site: str, t: int) -> Any:
-        return self._get("power_price_usd_per_mwh", (site, t))
+    def power_price(self, site: str, t: int, scenario: str) -> Any:
+        return self._get("power_price_usd_per_mwh", (site, t, scenario))
 
     def capex_scale(self, site: str, phase: str) -> Any:
         return self._get("capex_scale", (site, phase))
@@ -113,7 +115,7 @@ class Knobs:
 
 def knob_values(base: Instance, instance: Instance, ctx: Any) -> dict[str, dict[Any, float]]:
     """Knob values that turn a model built for ``base`` into one for ``instance``."""
-    from optimizer.formulation.context import scenario_markets
+    from optimizer.formulation.context import scenario_markets, scenario_power_prices
 
     calendar = ctx.calendar
     T = calendar.months
@@ -124,9 +126,9 @@ def knob_values(base: Instance, instance: Instance, ctx: Any) -> dict[str, dict[
             price[(t, market.name)] = market.btc_price_usd[t]
             per_th[(t, market.name)] = market.btc_per_th_day[t]
     power = {}
-    for site in instance.sites:
-        for t, value in enumerate(series_values(site.power_price_usd_per_mwh, instance.start, T)):
-            power[(site.id, t)] = value
+    for (site_id, scenario), values in scenario_power_prices(instance, T).items():
+        for t, value in enumerate(values):
+            power[(site_id, t, scenario)] = value
     capex, lease = {}, {}
     for base_site, site in zip(base.sites, instance.sites, strict=True):
         for base_phase, phase in zip(base_site.ai_phases, site.ai_phases, strict=True):

@@ -28,7 +28,9 @@ class ResultRow:
 
     ``metrics`` holds the per-site, per-phase and per-year columns:
     ``first_signing.<site>`` (YYYY-MM or None), ``mw_signed.<site>``,
-    ``signing.<site>/<phase>`` (YYYY-MM or None), ``ai_mw_online.<year>``, ``hashrate_ehs.<year>``.
+    ``signing.<site>/<phase>`` (YYYY-MM or None), ``ai_mw_online.<year>``, ``hashrate_ehs.<year>``,
+    and where the instance has them ``fleet_mw_ordered.<generation>``, ``fleet_mw_sold.<generation>``
+    (MW over the horizon) and ``curtailment_credits_usd``.
     """
 
     point_id: str
@@ -88,6 +90,12 @@ def empty_metrics(instance: Instance) -> dict[str, Any]:
         out[f"ai_mw_online.{year}"] = None
     for year in _years(instance):
         out[f"hashrate_ehs.{year}"] = None
+    for gen in instance.fleet:
+        if gen.purchase is not None or gen.resale_usd_per_th is not None:
+            out[f"fleet_mw_ordered.{gen.id}"] = None
+            out[f"fleet_mw_sold.{gen.id}"] = None
+    if any(s.curtailment is not None for s in instance.sites):
+        out["curtailment_credits_usd"] = None
     return out
 
 
@@ -110,6 +118,11 @@ def row_from_plan(point_id: str, params: dict[str, Any], instance: Instance, pla
         metrics[f"ai_mw_online.{year}"] = mw
     for year, ehs in kpis.hashrate_ehs_by_year.items():
         metrics[f"hashrate_ehs.{year}"] = ehs
+    for fleet in plan.decisions.fleet:
+        metrics[f"fleet_mw_ordered.{fleet.generation}"] = round(float(sum(fleet.ordered_mw)), 6)
+        metrics[f"fleet_mw_sold.{fleet.generation}"] = round(float(sum(fleet.sold_mw)), 6)
+    if "curtailment_credits_usd" in metrics:
+        metrics["curtailment_credits_usd"] = kpis.curtailment_credits_usd
     status = "optimal" if plan.solver.status in ("optimal", "gap_limit") else "time_limit"
     return ResultRow(
         point_id=point_id, params=dict(params), status=status, npv_usd=plan.npv_usd,
