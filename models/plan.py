@@ -71,6 +71,14 @@ class FinanceDecision(PlanModel):
     revolver_balance_usd: list[float] = Field(description="Revolver balance at each month's end.")
     btc_sold_btc: list[float] = Field(description="BTC sold in each month.")
     distributions_usd: list[float] = Field(description="Cash paid to equity at each month's end.")
+    btc_loan_balance_usd: list[float] = Field(
+        default_factory=list,
+        description="BTC-backed loan balance at each month's end, USD (empty when no loan is offered).",
+    )
+    btc_pledged_btc: list[float] = Field(
+        default_factory=list,
+        description="BTC pledged to the loan at each month's end (empty when no loan is offered).",
+    )
 
 
 class Decisions(PlanModel):

@@ -21,6 +21,13 @@ import pandas as pd
 from models.common import month_ordinal, series_values
 from models.instance import AIPhase, Instance
 from models.plan import AuditVerdict, Plan
+from optimizer.audit_btcloans import (
+    audited_schedule,
+    check_btc_loans,
+    loan_cash_lines,
+    loan_decisions,
+    loan_rounding_usd,
+)
 from optimizer.audit_fleet import (
     curtailment_shares,
     fixed_charges,
@@ -112,13 +119,14 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     mining = _mining(instance, calendar, plan, market, violations)
     fleet = fleet_frame(instance, calendar, plan, violations)
     halls = halls_frame(instance, calendar, plan, violations)
-    finance = _finance_decisions(instance, calendar, plan, violations)
+    finance = _finance_decisions(instance, calendar, plan, violations).merge(
+        loan_decisions(instance, calendar, plan, violations), on=KEYS)
     extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
         halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
     monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra)
     violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
                                          fleet)
-    violations += check_finance(instance, monthly)
+    violations += check_finance(instance, monthly) + check_btc_loans(instance, monthly)
 
     terminal = _terminal(instance, calendar, monthly, mining, signed, schedules, fleet)
     scenario_npv: dict[str, float] = {}
@@ -252,7 +260,7 @@ def _schedule(instance: Instance, phase: AIPhase) -> PhaseSchedule:
     """The phase's flows by age under the instance's project-debt terms (if it is financed)."""
     debt = instance.finance.project_debt
     financed = debt is not None and phase.project_financed
-    return phase_schedule(
+    return audited_schedule(instance, phase, phase_schedule(
         critical_it_mw=phase.critical_it_mw, capex_usd_per_mw_it=phase.capex_usd_per_mw_it,
         capex_shares=phase.capex_shares(), lead_time_months=phase.lead_time_months,
         lease_usd_per_kw_month=phase.lease_usd_per_kw_month,
@@ -262,7 +270,7 @@ def _schedule(instance: Instance, phase: AIPhase) -> PhaseSchedule:
         loan_to_cost_pct=debt.loan_to_cost_pct if debt and financed else 0.0,
         debt_rate_pct_per_year=debt.rate_pct_per_year if debt and financed else 0.0,
         amortization_months=debt.amortization_months if debt and financed else 1,
-    )
+    ))
 
 
 def _phase_flows(calendar: Calendar, signed: list[SignedPhase],
@@ -401,12 +409,13 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         "revolver_draws_usd": balance - before, "revolver_interest_usd": -rate * before,
         "revolver_fees_usd": -fee * (limit - before),
         "distributions_usd": -frame["distributions_usd"],
+        **loan_cash_lines(instance, frame),
     })
     flow_columns = [c for c in lines.columns if c.endswith("_usd") and c != "mining_revenue_usd"]
     net = lines[flow_columns].sum(axis=1)
     # Rounding of the plan's numbers and HiGHS's tolerance, carried like cash is.
     slack = (frame["rounding_usd"] + 0.01 * (3.0 + rate) + BTC_TOL * frame["btc_price_usd"]
-             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"])
+             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + loan_rounding_usd(instance))
     cash_rate = finance.cash_interest_pct_per_year / 1200.0
     n = len(lines)
     interest, cash, tolerance = [0.0] * n, [0.0] * n, [0.0] * n
@@ -429,6 +438,8 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     lines["project_debt_balance_usd"] = frame["debt_balance_end"]
     lines["existing_debt_balance_usd"] = frame["balance"]
     lines["revolver_balance_usd"] = balance
+    lines["btc_loan_balance_usd"] = frame["btc_loan_balance_usd"]
+    lines["btc_pledged_btc"] = frame["btc_pledged_btc"]
     lines["btc_price_usd"] = frame["btc_price_usd"]
     lines["discount_factor"] = frame["discount_factor"]
     return lines
@@ -459,6 +470,7 @@ def _terminal(instance: Instance, calendar: Calendar, monthly: pd.DataFrame, min
             "mining_continuation_usd": float(margin * continuation),
             "existing_debt_usd": -float(last["existing_debt_balance_usd"]),
             "revolver_usd": -float(last["revolver_balance_usd"]),
+            "btc_loan_usd": -float(last["btc_loan_balance_usd"]),
         }
         parts["total_usd"] = sum(parts.values())
         out[scenario.name] = parts

@@ -23,6 +23,7 @@ from optimizer import __version__
 from optimizer.economics import existing_debt_schedule, lease_rent, th_per_mw
 from optimizer.formulation.ai_phases import PhaseWindow
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
+from optimizer.formulation.financing.btc_loans import btc_loan_values
 from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
 from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
@@ -90,6 +91,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     pairs = mining_pairs(ctx)
     mining = []
     finance_decisions = []
+    loans = btc_loan_values(model, ctx)
     for w in ctx.scenario_names:
         for (s, g) in pairs:
             curtailable = any((s, g, t, w) in model.curtailed_mw for t in range(T))
@@ -109,6 +111,8 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
             btc_sold_btc=[_clean(pyo.value(model.btc_sold[t, w]), 8) for t in range(T)],
             distributions_usd=[_clean(pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT, 2)
                                for t in range(T)],
+            btc_loan_balance_usd=[_clean(x, 2) for x in loans[w][0]] if loans else [],
+            btc_pledged_btc=[_clean(x, 8) for x in loans[w][1]] if loans else [],
         ))
     fleet = fleet_values(model, ctx)
     halls = hall_values(model, ctx)
@@ -270,6 +274,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
         for t in range(T)
     ]
     rows = []
+    loans = btc_loan_values(model, ctx)
     for w_index, w in enumerate(ctx.scenario_names):
         price = ctx.scenarios[w_index].btc_price_usd
         cash_before = finance.starting_cash_usd
@@ -330,6 +335,10 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
             else:
                 line["revolver_draws_usd"] = line["revolver_interest_usd"] = 0.0
                 line["revolver_fees_usd"] = 0.0
+            if loans:
+                loan_balance, loan_before = loans[w][0][t], loans[w][0][t - 1] if t else 0.0
+                line["btc_loan_draws_usd"] = loan_balance - loan_before
+                line["btc_loan_interest_usd"] = -finance.btc_loan.rate_pct_per_year / 1200.0 * loan_before
             line["cash_interest_usd"] = cash_rate * cash_before
             line["distributions_usd"] = -pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT
             cash = pyo.value(model.cash[t, w]) * USD_PER_MODEL_UNIT
@@ -344,7 +353,11 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
             line["revolver_balance_usd"] = revolver
             for debt_id, sched in debt_rows.items():
                 line[f"debt_{debt_id}_balance_usd"] = sched[2][t]
-            line["total_debt_usd"] = project_balance + revolver + sum(
+            loan_balance = loans[w][0][t] if loans else 0.0
+            if loans:
+                line["btc_loan_balance_usd"] = loan_balance
+                line["btc_pledged_btc"] = loans[w][1][t]
+            line["total_debt_usd"] = project_balance + revolver + loan_balance + sum(
                 sched[2][t] for sched in debt_rows.values()
             )
             rows.append(line)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyomo.core as pyo
 
 from models.instance import AIPhase, Instance
-from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value_parts
+from optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
 
@@ -56,7 +56,15 @@ def schedule_for(instance: Instance, phase: AIPhase) -> PhaseSchedule:
         loan_to_cost_pct=debt.loan_to_cost_pct if financed else 0.0,
         debt_rate_pct_per_year=debt.rate_pct_per_year if financed else 0.0,
         amortization_months=debt.amortization_months if financed else 1,
+        capitalize_interest=financed and debt.capitalize_construction_interest,
+        renewal=renewal_terms(phase),
     )
+
+
+def renewal_terms(phase: AIPhase) -> Renewal | None:
+    """The phase's renewal terms for economics.phase_schedule, or None."""
+    r = phase.renewal
+    return None if r is None else Renewal(r.probability, r.rent_share_pct, r.term_months)
 
 
 def signing_windows(instance: Instance, horizon_months: int, index_of) -> list[PhaseWindow]:
