@@ -75,3 +75,32 @@ def btc_loan_values(model: pyo.ConcreteModel,
             [pyo.value(model.btc_pledged[t, w]) for t in range(T)])
         for w in ctx.scenario_names
     }
+
+
+DEBT_COLUMNS = ("scenario", "month", "instrument", "kind", "drawn_usd", "interest_usd", "principal_usd",
+                "balance_usd", "collateral_btc", "ltv_pct")
+"""The columns of debt_monthly.csv (issue 14: one row per scenario x month x instrument)."""
+
+
+def btc_loan_debt_rows(model: pyo.ConcreteModel, ctx: BuildContext) -> list[dict]:
+    """debt_monthly.csv rows of the BTC loan: drawn (balance increase), interest (rate/12 on
+    the opening balance), principal (balance decrease), balance, BTC pledged and the LTV used
+    (balance / (pledged x price), empty with nothing pledged); none when no loan is offered."""
+    loan = ctx.instance.finance.btc_loan
+    rows: list[dict] = []
+    for w_index, (w, (balance, pledged)) in enumerate(btc_loan_values(model, ctx).items()):
+        price = ctx.scenarios[w_index].btc_price_usd
+        before = 0.0
+        for t, label in enumerate(ctx.calendar.labels):
+            change = balance[t] - before
+            rows.append({
+                "scenario": w, "month": label, "instrument": "btc_loan", "kind": "btc_loan",
+                "drawn_usd": round(max(change, 0.0), 2) + 0.0,
+                "interest_usd": round(loan.rate_pct_per_year / 1200.0 * before, 2) + 0.0,
+                "principal_usd": round(max(-change, 0.0), 2) + 0.0,
+                "balance_usd": round(balance[t], 2) + 0.0, "collateral_btc": round(pledged[t], 8) + 0.0,
+                "ltv_pct": (round(100.0 * balance[t] / (pledged[t] * price[t]), 6)
+                            if pledged[t] > 1e-9 else None),
+            })
+            before = balance[t]
+    return rows
