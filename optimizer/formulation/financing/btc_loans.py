@@ -16,9 +16,10 @@ import pyomo.core as pyo
 
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
 
-TIE_BREAK_USD_PER_BTC_MONTH = 0.01
-"""Canonical pledges: a cent per BTC-month, so the plan pledges only what the LTV needs
-(any larger pledge is worth the same; far below any gap)."""
+TIE_BREAK_USD_PER_BTC_MONTH = 0.2
+"""Canonical pledges: 20 cents per BTC-month, so the plan pledges only what the LTV needs (any
+larger pledge is worth the same). In $M it is 2e-7, just above HiGHS's dual feasibility
+tolerance (1e-7), below which it would be ignored; it is not part of the reported NPV."""
 
 
 def add_btc_loans(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
