@@ -110,6 +110,9 @@ class ScenarioKpis(PlanModel):
     curtailment_credits_usd: float = Field(0.0, description="Demand-response credits earned, USD.")
     fixed_power_charges_usd: float = Field(0.0, description="Fixed charges on contracted power paid, USD.")
     mining_hall_capex_usd: float = Field(0.0, description="Mining halls built, USD.")
+    btc_loan_peak_usd: float = Field(0.0, description="Largest BTC-backed loan balance at a month end, USD.")
+    btc_loan_interest_usd: float = Field(0.0, description="Interest paid on the BTC-backed loan, USD.")
+    btc_pledged_peak_btc: float = Field(0.0, description="Most BTC pledged to the loan at a month's end.")
     ai_mw_online_by_year: dict[str, float] = Field(
         description="Critical-IT MW earning rent in December (or the last month) of each year."
     )

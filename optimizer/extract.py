@@ -374,6 +374,15 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _btc_loan_kpis(flows: pd.DataFrame) -> dict[str, float]:
+    """Peak balance, interest paid and peak pledge of the BTC loan (none: the defaults)."""
+    if "btc_loan_balance_usd" not in flows:
+        return {}
+    return {"btc_loan_peak_usd": _clean(flows["btc_loan_balance_usd"].max(), 2),
+            "btc_loan_interest_usd": _clean(-flows["btc_loan_interest_usd"].sum(), 2),
+            "btc_pledged_peak_btc": _clean(flows["btc_pledged_btc"].max(), 8)}
+
+
 def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
           w_index: int) -> ScenarioKpis:
     scenario = ctx.scenarios[w_index]
@@ -413,5 +422,6 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         curtailment_credits_usd=_clean(flows["curtailment_credits_usd"].sum(), 2),
         fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
         mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
+        **_btc_loan_kpis(flows),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
     )

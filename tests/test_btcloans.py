@@ -90,6 +90,9 @@ def test_btc_loan_is_forced_down_exactly_in_the_month_the_price_drop_breaks_the_
     assert column(cashflow, "btc_loan_draws_usd")[:5] == pytest.approx([5e6, 0, 0, -1e6, 0], abs=0.01)
     assert column(cashflow, "btc_loan_interest_usd")[:5] == pytest.approx(
         [0.0, -25e3, -25e3, -25e3, -20e3], abs=0.01)
+    kpi = plan.kpis[0]  # interest 0.5 % of 5M in months 1-3, of 4M in months 4-5
+    assert (kpi.btc_loan_peak_usd, kpi.btc_loan_interest_usd, kpi.btc_pledged_peak_btc) == pytest.approx(
+        (5e6, 3 * 25e3 + 2 * 20e3, 100.0), abs=0.01)
     dfs = discount_factors(12.0, 6 + 115)
     flows = [5e6, 1.475e6, 1.475e6, 0.475e6, 1.48e6, 1.48e6]
     rent_after = sum(1.5e6 * dfs[5 + j] for j in range(1, 116))
