@@ -354,3 +354,21 @@ def test_bad_financing_input_exits_2_naming_the_field(tmp_path, name, mutate, fi
     assert field in flat(result.stderr), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "plans").exists()
+
+
+def test_ltv_holds_per_scenario_only_the_falling_one_is_called(tmp_path):
+    """Two scenarios with the margin-call setup: 'flat' keeps $100,000 (the $5M balance
+    stays, months 0-4), 'drop' falls to $80,000 in month 3 (balance $4M from then). The
+    loan is operated per scenario, like the revolver."""
+    data = margin_call_instance(tmp_path, btc_held=100.0, limit_usd=10e6)
+    dropping = data["market"].pop("btc_price_usd")
+    for key in ("network_hashrate_ehs", "fees_btc_per_block"):
+        data["market"].pop(key)
+    common = {"network_hashrate_ehs": 1000.0, "fees_btc_per_block": 0.0}
+    data["market"]["scenarios"] = [
+        {"name": "flat", "probability": 0.5, "btc_price_usd": 100_000.0, **common},
+        {"name": "drop", "probability": 0.5, "btc_price_usd": dropping, **common}]
+    plan = solve_audited(data, tmp_path).result.plan
+    balance = {f.scenario: f.btc_loan_balance_usd for f in plan.decisions.finance}
+    assert balance["flat"][:5] == pytest.approx([5e6] * 5, abs=0.01)
+    assert balance["drop"][:5] == pytest.approx([5e6] * 3 + [4e6] * 2, abs=0.01)
