@@ -372,3 +372,40 @@ def test_ltv_holds_per_scenario_only_the_falling_one_is_called(tmp_path):
     balance = {f.scenario: f.btc_loan_balance_usd for f in plan.decisions.finance}
     assert balance["flat"][:5] == pytest.approx([5e6] * 5, abs=0.01)
     assert balance["drop"][:5] == pytest.approx([5e6] * 3 + [4e6] * 2, abs=0.01)
+
+
+def test_debt_rows_of_project_debt_show_interest_capitalized_until_rent_start():
+    """debt_monthly.csv rows of the capitalized loan of a phase signed in month 0 (cash for
+    the equity share at hand; T = 8, L = 4): draws of $3.75M in months 0-3, interest accrued
+    (capitalized) 0, 18,750, 37,593.75, 56,531.72 as in the closed-form test, the balance at
+    rent start 3.75M x (1.005^4 - 1) / 0.005, then the annuity's interest and principal."""
+    from models import validate_instance_data
+    from optimizer.extract import _signing_month
+    from optimizer.formulation.builder import build_model
+    from optimizer.formulation.financing.btc_loans import DEBT_COLUMNS
+    from optimizer.formulation.financing.project_debt import project_debt_rows
+    from optimizer.solve import SolveSettings, run_highs
+
+    phase = make_phase(capex_usd_per_mw_it=2e6, lead_time_months=4, earliest_signing_month=START)
+    data = make_instance(
+        start=START, horizon=8, rate_pct=10.0, phases=[phase],
+        finance={"starting_cash_usd": 20e6,
+                 "project_debt": {"loan_to_cost_pct": 75.0, "rate_pct_per_year": 6.0,
+                                  "amortization_months": 12, "capitalize_construction_interest": True}},
+    )
+    instance = validate_instance_data(data)
+    built = build_model(instance)
+    run_highs(built, SolveSettings.from_instance(instance))
+    signed_at = {w.key: _signing_month(built.model, w) for w in built.context.phase_windows}
+    assert signed_at[("alpha", "hall1")] == 0
+    rows = project_debt_rows(built.context, signed_at)
+    assert len(rows) == 8 and all(tuple(r) == DEBT_COLUMNS for r in rows)
+    interest, principal, balance_end, capitalized = capitalized_schedule(4, 3.75e6, 0.005, 12, 8)
+    assert [r["drawn_usd"] for r in rows] == pytest.approx([3.75e6] * 4 + [0.0] * 4, abs=0.01)
+    assert [r["interest_usd"] for r in rows] == pytest.approx(
+        [a + b for a, b in zip(interest, capitalized, strict=True)], abs=0.01)
+    assert [r["interest_usd"] for r in rows[:4]] == pytest.approx([0.0, 18_750.0, 37_593.75, 56_531.72],
+                                                                  abs=0.01)
+    assert rows[3]["balance_usd"] == pytest.approx(3.75e6 * (1.005 ** 4 - 1) / 0.005, abs=0.01)
+    assert [r["principal_usd"] for r in rows] == pytest.approx(principal, abs=0.01)
+    assert [r["balance_usd"] for r in rows] == pytest.approx(balance_end, abs=0.01)
