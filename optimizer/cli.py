@@ -212,6 +212,7 @@ def regress(
     ] = None,
 ) -> None:
     """Solve every instance in a folder and hold each plan to its golden plan."""
+    from optimizer.output_dir import OutputDirError
     from optimizer.regress import regress as run_regress
     from optimizer.solve import InfeasibleError, NoPlanError
 
@@ -232,6 +233,8 @@ def regress(
         raise _instance_problems(error) from None
     except (InfeasibleError, NoPlanError) as error:
         raise _fail(EXIT_CHECK_FAILED, f"regression solve failed: {error}") from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"--golden {error}") from None
     failed = [r for r in results if r.status == "fail"]
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     raise typer.Exit(EXIT_CHECK_FAILED if failed else EXIT_OK)

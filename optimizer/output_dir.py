@@ -113,12 +113,14 @@ def _foreign_message(directory: Path, kind: str, foreign: list[str]) -> str:
             "holding anything else: choose another folder")
 
 
-def check_output(directory: str | Path, kind: str, owned: Iterable[str], *, force: bool = False) -> bool:
+def check_output(directory: str | Path, kind: str, owned: Iterable[str] | None, *,
+                 force: bool = False) -> bool:
     """Raise OutputDirError unless ``directory`` may be written as ``kind``; touches nothing.
+    ``owned``: the files capalloc writes there (None: the caller checks the contents itself,
+    as a sweep's store does: a sweep never replaces anything).
 
     Returns whether the folder already holds capalloc's output of that kind."""
     path = Path(directory)
-    owned_set = frozenset(owned)
     if not path.exists():
         if path.is_symlink():
             raise OutputDirError(f"{path}: is a broken symbolic link; choose another folder")
@@ -130,7 +132,9 @@ def check_output(directory: str | Path, kind: str, owned: Iterable[str], *, forc
     marked = read_marker(path)
     if marked is not None and marked != kind:
         raise OutputDirError(f"{path}: holds a capalloc {marked}, not a {kind}; choose another folder")
-    known, foreign = _listing(path, owned_set)
+    if owned is None:
+        return marked == kind
+    known, foreign = _listing(path, frozenset(owned))
     if foreign:
         raise OutputDirError(_foreign_message(path, kind, foreign))
     if marked is None and known and kind == "plan" and _journal_kind(path) != kind and not force:
@@ -181,24 +185,26 @@ class OutputClaim:
     Use as a context manager. Leaving it without a commit removes what it created (the lock
     file, the folders it made), so a failed solve leaves the path as it found it."""
 
-    def __init__(self, directory: str | Path, kind: str, owned: Iterable[str], *, force: bool = False):
+    def __init__(self, directory: str | Path, kind: str, owned: Iterable[str] | None, *,
+                 force: bool = False):
         if kind not in KINDS:
             raise ValueError(f"unknown output kind {kind!r}")
         self.dir = Path(directory)
         self.kind = kind
-        self.owned = frozenset(owned)
+        self.checked = None if owned is None else frozenset(owned)
+        self.owned = self.checked or frozenset()
         self.force = force
         self.committed = False
         self._fd: int | None = None
         self._created: list[Path] = []
 
     def __enter__(self) -> OutputClaim:
-        check_output(self.dir, self.kind, self.owned, force=self.force)
+        check_output(self.dir, self.kind, self.checked, force=self.force)
         try:
             self._create()
             self._lock()
             recover(self.dir, self.owned)
-            check_output(self.dir, self.kind, self.owned, force=self.force)
+            check_output(self.dir, self.kind, self.checked, force=self.force)
         except BaseException:
             self.release()
             raise

@@ -15,7 +15,11 @@ the rest at once; finished points stay stored and ``--resume`` continues.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -35,6 +39,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from optimizer.output_dir import OutputClaim
 from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
 from optimizer.sweep.store import ResultStore
 from optimizer.sweep.worker import PointSolver, init_pool_worker, solve_task
@@ -77,9 +82,24 @@ def run_serial(tasks: Iterator[Task], on_row: OnRow, threads: int | None) -> Non
         on_row(solver.solve(point_id, instance, params).record())
 
 
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Workers spawned here inherit an ignored SIGINT from their first instruction, so that
+    Ctrl-C (sent to the whole process group) reaches only the parent, even while a worker
+    is still starting up; the parent's own Ctrl-C is held for these few milliseconds."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | None) -> None:
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_pool_worker)
+                                   initializer=init_pool_worker, initargs=(os.getpid(),))
     in_flight: dict[Future, str] = {}
 
     def submit_next() -> bool:
@@ -90,9 +110,10 @@ def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | 
         return True
 
     try:
-        for _ in range(2 * workers):
-            if not submit_next():
-                break
+        with _children_ignore_ctrl_c():  # the pool spawns its workers in these first submits
+            for _ in range(2 * workers):
+                if not submit_next():
+                    break
         while in_flight:
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: in_flight[f]):
@@ -166,14 +187,20 @@ def run_sweep(
     resume: bool = False, progress: bool = True, charts: bool = True,
     console: Console | None = None,
 ) -> SweepRun:
-    """Run (or resume) a sweep; raises SweepSpecError (before any solve) for a bad spec."""
+    """Run (or resume) a sweep; raises SweepSpecError (before any solve) for a bad spec and
+    OutputDirError for an output folder capalloc may not write (a file, a plan directory,
+    a folder another capalloc is writing)."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
     console = console or Console(stderr=True)
-    with expand_file(spec_path) as expansion:
+    with expand_file(spec_path) as expansion, contextlib.ExitStack() as held:
         expansion.validate_all()
+        # Checked, created and locked for the whole run (optimizer.output_dir); marked once
+        # the store has accepted it.
+        claim = held.enter_context(OutputClaim(out_dir, "sweep", None))
         store = ResultStore(out_dir)
         done = store.open(expansion, Path(spec_path), resume)
+        claim.mark()
         pending = [p for p in expansion.points if p.point_id not in done]
         run = SweepRun(Path(out_dir), len(expansion.points), len(done))
         threads = 1 if (workers > 1 or scheduler) else None
