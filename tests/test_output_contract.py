@@ -396,6 +396,53 @@ def write_plan_dir_files(target: Path, files: dict[str, str]) -> None:
         claim.commit(files)
 
 
+RENAME_KILLER = r"""
+import os, pickle, signal, sys
+from optimizer.plan_io import write_plan_dir
+target, result_path, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(result_path, "rb") as handle:
+    result = pickle.load(handle)
+count = [0]
+for name in ("replace", "rename"):
+    real = getattr(os, name)
+    def step(*args, _real=real, **kwargs):
+        count[0] += 1
+        if count[0] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _real(*args, **kwargs)
+    setattr(os, name, step)
+write_plan_dir(result, target, {"run": 1})
+print("steps", count[0])
+"""
+
+
+def test_write_plan_dir_killed_at_each_rename_leaves_a_plan_and_nothing_beside_it(tmp_path, two_plans):
+    """Issue 12, through the public write_plan_dir: a kill between the old code's two renames
+    left no plan at the path and the old one stranded in `.plan.old.*` beside it."""
+    import pickle
+
+    (old_npv, _, old_result), (new_npv, _, new_result) = two_plans
+    pickled = tmp_path / "new.pickle"
+    pickled.write_bytes(pickle.dumps(new_result))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    step, finished = 0, None
+    while finished is None:
+        step += 1
+        assert step < 50, "the write never ran to its end"
+        target = tmp_path / f"k{step}" / "plan"
+        write_plan_dir(old_result, target, {"run": 1})
+        child = subprocess.run([sys.executable, "-c", RENAME_KILLER, str(target), str(pickled), str(step)],
+                               env=env, capture_output=True, text=True, timeout=300)
+        if child.returncode != -signal.SIGKILL:
+            assert child.returncode == 0, child.stderr
+            finished = int(child.stdout.split()[1])
+        assert read_plan(target).npv_usd in (old_npv, new_npv), f"step {step}: no whole plan"
+        write_plan_dir(new_result, target, {"run": 1})  # the next run
+        assert [p.name for p in target.parent.iterdir()] == ["plan"], f"step {step}: left beside -o"
+        assert read_plan(target).npv_usd == new_npv
+    assert finished == step - 1
+
+
 def test_a_journal_left_by_a_kill_is_followed_by_readers_and_rolled_forward(tmp_path, two_plans):
     """The state between the journal and the last move, built by hand: half the files moved."""
     (_, old_files, _), (new_npv, new_files, _) = two_plans
