@@ -49,7 +49,7 @@ _announced: list[str] = []  # an "interrupted" line already printed by a command
 def _interrupted(message: str) -> typer.Exit:
     """Ctrl-C: say what was kept, exit 130."""
     _announced.append(message)
-    err_console.print(message, markup=False, highlight=False)
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # one line, whole paths
     return typer.Exit(EXIT_INTERRUPTED)
 
 
