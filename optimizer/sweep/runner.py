@@ -83,18 +83,19 @@ def run_serial(tasks: Iterator[Task], on_row: OnRow, threads: int | None) -> Non
 
 
 @contextlib.contextmanager
-def _children_ignore_ctrl_c() -> Iterator[None]:
-    """Workers spawned here inherit an ignored SIGINT from their first instruction, so that
-    Ctrl-C (sent to the whole process group) reaches only the parent, even while a worker
-    is still starting up; the parent's own Ctrl-C is held for these few milliseconds."""
+def _ctrl_c_held_while_spawning() -> Iterator[None]:
+    """SIGINT blocked while the pool spawns its workers: they inherit the blocked signal and
+    ignore it before unblocking it (worker.init_pool_worker), so a Ctrl-C sent to the whole
+    process group while they start up reaches only the parent, which gets it, held, as soon
+    as the workers are spawned (the technique CPython uses to start its resource tracker)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | None) -> None:
@@ -110,7 +111,7 @@ def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | 
         return True
 
     try:
-        with _children_ignore_ctrl_c():  # the pool spawns its workers in these first submits
+        with _ctrl_c_held_while_spawning():  # the pool spawns its workers in these first submits
             for _ in range(2 * workers):
                 if not submit_next():
                     break

@@ -229,6 +229,9 @@ def init_pool_worker(parent_pid: int | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Spawned with SIGINT blocked (runner._ctrl_c_held_while_spawning): a Ctrl-C pending since
+    # start-up is dropped here, now that it is ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if parent_pid is not None:
         exit_with_parent(parent_pid)
     import_pyomo_untracked()
