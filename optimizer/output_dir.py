@@ -32,12 +32,13 @@ from pathlib import Path
 from optimizer import __version__
 
 MARKER = ".capalloc"
+MARKER_TMP = ".capalloc.tmp"
 LOCK = ".capalloc.lock"
 JOURNAL = ".capalloc.journal"
 JOURNAL_TMP = ".capalloc.journal.tmp"
 STAGING_PREFIX = ".staging-"
 MARKER_FORMAT = 1
-META = frozenset({MARKER, LOCK, JOURNAL, JOURNAL_TMP})
+META = frozenset({MARKER, MARKER_TMP, LOCK, JOURNAL, JOURNAL_TMP})
 KINDS = ("plan", "sweep")
 _SHOWN = 5  # foreign entries named in a refusal
 
@@ -81,8 +82,11 @@ def _is_meta(entry: os.DirEntry, owned: frozenset[str]) -> bool:
     if entry.name in META:
         return entry.is_file(follow_symlinks=False)
     if entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False):
-        return all(child.name in owned | {MARKER} and child.is_file(follow_symlinks=False)
-                   for child in os.scandir(entry.path))
+        try:
+            return all(child.name in owned | {MARKER} and child.is_file(follow_symlinks=False)
+                       for child in os.scandir(entry.path))
+        except OSError:
+            return False
     return False
 
 
@@ -120,7 +124,14 @@ def check_output(directory: str | Path, kind: str, owned: Iterable[str] | None, 
     as a sweep's store does: a sweep never replaces anything).
 
     Returns whether the folder already holds capalloc's output of that kind."""
-    path = Path(directory)
+    try:
+        return _check_output(Path(directory), kind, owned, force)
+    except OSError as error:  # a folder that cannot be looked into is not one to write in
+        raise OutputDirError(f"{directory}: cannot be read ({error.strerror}); choose a folder "
+                             "you can write to") from None
+
+
+def _check_output(path: Path, kind: str, owned: Iterable[str] | None, force: bool) -> bool:
     if not path.exists():
         if path.is_symlink():
             raise OutputDirError(f"{path}: is a broken symbolic link; choose another folder")
@@ -138,7 +149,7 @@ def check_output(directory: str | Path, kind: str, owned: Iterable[str] | None, 
     if foreign:
         raise OutputDirError(_foreign_message(path, kind, foreign))
     if marked is None and known and kind == "plan" and _journal_kind(path) != kind and not force:
-            raise OutputDirError(
+        raise OutputDirError(
             f"{path}: holds a plan directory without capalloc's {MARKER} marker (written by an "
             f"older capalloc: {', '.join(known)}); pass --force to replace it, or choose another "
             "folder")
@@ -297,10 +308,9 @@ class OutputClaim:
 
     def mark(self) -> None:
         """Write the marker now (a sweep folder is written piece by piece, not committed)."""
-        path = self.dir / MARKER
-        tmp = self.dir / f"{MARKER}.tmp"
+        tmp = self.dir / MARKER_TMP
         tmp.write_text(marker_text(self.kind), encoding="utf-8")
-        os.replace(tmp, path)
+        os.replace(tmp, self.dir / MARKER)
         self.committed = True
 
     def release(self) -> None:
@@ -377,8 +387,9 @@ def recover(directory: Path, owned: Iterable[str]) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(directory / JOURNAL)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(directory / JOURNAL_TMP)
+    for leftover in (JOURNAL_TMP, MARKER_TMP):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(directory / leftover)
     for entry in os.scandir(directory):
         if entry.name.startswith(STAGING_PREFIX) and _is_meta(entry, owned_set):
             shutil.rmtree(entry.path, ignore_errors=True)
