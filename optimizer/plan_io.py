@@ -12,7 +12,7 @@ from models.plan import Plan
 from optimizer.extract import PlanResult
 from optimizer.output_dir import OutputClaim, check_output, resolve_file
 
-PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv")
+PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv")
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
 OWNED_FILES = (*PLAN_FILES, RUN_FILE)
@@ -25,13 +25,17 @@ def _csv_text(frame: pd.DataFrame) -> str:
 
 def plan_files(result: PlanResult, run_info: dict[str, Any]) -> dict[str, str]:
     """Every file of a plan directory by name, as text."""
-    return {
+    files = {
         "plan.json": result.plan.model_dump_json(indent=2) + "\n",
         "sites_monthly.csv": _csv_text(result.sites_monthly),
         "cashflow_monthly.csv": _csv_text(result.cashflow_monthly),
         "leases.csv": _csv_text(result.leases),
-        RUN_FILE: json.dumps(run_info, indent=2, sort_keys=True) + "\n",
     }
+    fleet = getattr(result, "fleet_monthly", None)  # issue 13's table, where the plan has one
+    if fleet is not None:
+        files["fleet_monthly.csv"] = _csv_text(fleet)
+    files[RUN_FILE] = json.dumps(run_info, indent=2, sort_keys=True) + "\n"
+    return files
 
 
 def claim_plan_dir(directory: str | Path, *, force: bool = False) -> OutputClaim:

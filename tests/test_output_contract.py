@@ -63,6 +63,16 @@ def no_solve(monkeypatch):
     return calls
 
 
+CORE_FILES = {"plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "run.json"}
+
+
+def assert_plan_dir(folder: Path) -> None:
+    """The marker and plan files only: every core file, nothing capalloc does not write."""
+    names = {p.name for p in folder.iterdir()}
+    assert {n for n in names if n.startswith(".")} == {MARKER}, names
+    assert CORE_FILES <= names <= {MARKER, *OWNED_FILES}, names
+
+
 def copy_tiny(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "tiny.yaml"
@@ -215,7 +225,7 @@ def test_a_new_path_is_created_with_parents_and_marked(tmp_path):
     out = tmp_path / "a" / "b" / "plan"
     result = solve_cli(instance, out)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *OWNED_FILES])
+    assert_plan_dir(out)
     assert json.loads((out / MARKER).read_text())["kind"] == "plan"
 
 
@@ -235,8 +245,7 @@ def test_a_marked_plan_directory_is_replaced_and_an_old_one_only_with_force(tmp_
     assert snapshot(tmp_path) == before
     forced = solve_cli(instance, out, "--force")
     assert forced.exit_code == 0, forced.output
-    assert (out / MARKER).is_file()
-    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *OWNED_FILES])
+    assert_plan_dir(out)
 
 
 def test_an_empty_folder_is_used_and_a_failed_solve_leaves_it_empty(tmp_path):
@@ -289,7 +298,7 @@ def test_two_solves_racing_never_trace_and_leave_a_whole_plan(tmp_path):
         assert code == 0 or (code == 2 and "anothercapallociswriting" in flat(err)), err
     assert any(code == 0 for code, _ in results)
     assert read_plan(out).npv_usd == read_plan(ROOT / "tests" / "golden" / "tiny").npv_usd
-    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *OWNED_FILES])
+    assert_plan_dir(out)
 
 
 # --- interrupted writes ----------------------------------------------------------------------
@@ -347,11 +356,11 @@ def _killed_write(target: Path, files: dict[str, str], kill_at: int, scratch: Pa
     return int(child.stdout.split()[1])
 
 
-def _seen_by_a_reader(target: Path) -> dict[str, str] | None:
+def _seen_by_a_reader(target: Path, names) -> dict[str, str] | None:
     """What a capalloc reader gets for each plan file right now (None: no plan there)."""
     if not resolve_file(target, "plan.json").is_file():
         return None
-    return {name: resolve_file(target, name).read_text() for name in OWNED_FILES}
+    return {name: resolve_file(target, name).read_text() for name in names}
 
 
 @pytest.mark.parametrize("start", ["absent", "old plan"])
@@ -372,7 +381,7 @@ def test_a_write_killed_at_any_step_is_whole_for_readers_and_recovered_next_time
         if start == "old plan":
             write_plan_dir_files(target, old_files)
         finished = _killed_write(target, new_files, step, tmp_path)
-        seen = _seen_by_a_reader(target)
+        seen = _seen_by_a_reader(target, new_files)
         if finished is None:
             allowed = [new_files] + ([old_files] if start == "old plan" else [None])
             assert seen in allowed, f"step {step}: a reader sees a mix"
@@ -384,7 +393,7 @@ def test_a_write_killed_at_any_step_is_whole_for_readers_and_recovered_next_time
         # The next writer recovers what the kill left and writes its own plan.
         with OutputClaim(target, "plan", OWNED_FILES) as claim:
             claim.commit(new_files)
-        assert sorted(p.name for p in target.iterdir()) == sorted([MARKER, *OWNED_FILES]), step
+        assert sorted(p.name for p in target.iterdir()) == sorted([MARKER, *new_files]), step
         assert read_plan(target).npv_usd == new_npv
         assert read_table(target, "leases.csv").shape[0] == new_files["leases.csv"].count("\n") - 1
     assert finished == step - 1 and finished > 10  # killed at every step of a whole write
@@ -457,12 +466,12 @@ def test_a_journal_left_by_a_kill_is_followed_by_readers_and_rolled_forward(tmp_
                                               "remove": []}))
     for name in names[:3]:
         os.replace(staging / name, target / name)
-    assert _seen_by_a_reader(target) == new_files
+    assert _seen_by_a_reader(target, new_files) == new_files
     assert read_plan(target).npv_usd == new_npv
     with OutputClaim(target, "plan", OWNED_FILES):
         pass  # claiming recovers: the journal is rolled forward
-    assert sorted(p.name for p in target.iterdir()) == sorted([MARKER, *OWNED_FILES])
-    assert {n: (target / n).read_text() for n in OWNED_FILES} == new_files
+    assert sorted(p.name for p in target.iterdir()) == sorted([MARKER, *new_files])
+    assert {n: (target / n).read_text() for n in new_files} == new_files
 
 
 def test_write_plan_dir_keeps_the_contract_for_library_callers(tmp_path, two_plans):
@@ -474,7 +483,7 @@ def test_write_plan_dir_keeps_the_contract_for_library_callers(tmp_path, two_pla
         write_plan_dir(result, folder, {"run": 1})
     assert [p.name for p in folder.iterdir()] == ["thesis.tex"]
     written = write_plan_dir(result, tmp_path / "new", {"run": 1})
-    assert {name: (written / name).read_text() for name in OWNED_FILES} == old_files
+    assert {name: (written / name).read_text() for name in old_files} == old_files
 
 
 # --- regress --update and sweeps ----------------------------------------------------------------
@@ -497,8 +506,8 @@ def test_regress_reads_and_updates_golden_plans_written_before_the_marker(tmp_pa
     copy_tiny(instances)
     golden = tmp_path / "golden" / "tiny"
     golden.mkdir(parents=True)
-    for name in OWNED_FILES:  # the shipped golden plan, written by the old code: no marker
-        (golden / name).write_bytes((ROOT / "tests" / "golden" / "tiny" / name).read_bytes())
+    for source in (ROOT / "tests" / "golden" / "tiny").iterdir():  # written by the old code: no marker
+        (golden / source.name).write_bytes(source.read_bytes())
     checked = runner.invoke(app, ["regress", str(instances), "--golden", str(golden.parent)])
     assert checked.exit_code == 0, checked.output
     updated = runner.invoke(app, ["regress", str(instances), "--golden", str(golden.parent), "--update"])
