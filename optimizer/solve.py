@@ -463,6 +463,8 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
     quick = dataclasses.replace(settings, time_limit_seconds=min(settings.time_limit_seconds, 60.0),
                                 mip_rel_gap=0.01)
     run = run_highs(built, quick)
+    if run.interrupted:  # Ctrl-C while explaining: the explanation is not the answer to give
+        raise KeyboardInterrupt
     if not run.has_solution:
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]
