@@ -115,8 +115,9 @@ class SolverStats(PlanModel):
 
     solver: str = "highs"
     solver_version: str
-    status: Literal["optimal", "time_limit_with_plan", "gap_limit"] = Field(
-        description="optimal: gap within mip_rel_gap; time_limit_with_plan: stopped with a plan."
+    status: Literal["optimal", "time_limit_with_plan", "gap_limit", "interrupted"] = Field(
+        description="optimal: gap within mip_rel_gap; time_limit_with_plan: stopped with a plan; "
+        "interrupted: stopped by Ctrl-C with a plan (its gap says how far from the bound)."
     )
     termination: str
     objective_usd: float

@@ -134,7 +134,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     settings = run.settings
     stats = SolverStats(
         solver_version=run.highs_version,
-        status="optimal" if run.optimal else "time_limit_with_plan",
+        status="optimal" if run.optimal else "interrupted" if run.interrupted else "time_limit_with_plan",
         termination=run.termination,
         objective_usd=npv,
         dual_bound_usd=_clean(run.bound_usd - tie_break, 2) if run.bound_usd is not None else None,

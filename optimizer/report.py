@@ -78,7 +78,8 @@ def print_summary(console: Console, outcome) -> None:
     stats = plan.solver
     kpi = plan.kpis[0]
     gap = f"{stats.gap_pct:.3f}%" if stats.gap_pct is not None else "-"
-    status = "[green]optimal[/]" if stats.status == "optimal" else "[yellow]time limit[/]"
+    status = {"optimal": "[green]optimal[/]", "interrupted": "[yellow]interrupted[/]"}.get(
+        stats.status, "[yellow]time limit[/]")
     console.print(
         f"[bold]{plan.provenance.instance_name}[/]: NPV [bold]{usd(plan.npv_usd)}[/]  "
         f"({status}, gap {gap}, HiGHS {outcome.highs_seconds:.1f} s, "
