@@ -76,7 +76,7 @@ def add_tax_rows(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
             terms = [(-c, v) for c, v in terms] + [(1.0, cumulative[t, w])]
             if t > 0:
                 terms.append((-1.0, cumulative[t - 1, w]))
-            rows[(t, w)] = linear(terms, constant)
+            rows[(t, w)] = linear(terms, -constant)  # cumulative - previous - income
     model.taxable_income = pyo.Constraint(
         list(rows), rule=lambda m, t, w: rows[t, w] == 0.0,
         doc="cumulative taxable income = last month's + EBITDA - interest - depreciation")
