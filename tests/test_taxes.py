@@ -171,3 +171,35 @@ def test_old_plans_are_unchanged_with_taxes_absent_or_at_zero():
     assert zero.result.plan.npv_usd == none.result.plan.npv_usd
     assert list(zero.result.cashflow_monthly.columns) == list(none.result.cashflow_monthly.columns)
     assert "taxes_usd" not in none.result.cashflow_monthly.columns
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    (lambda d: d["finance"].update(taxes={"rate_pct": 150.0}), "finance.taxes.rate_pct"),
+    (lambda d: d["finance"].update(taxes={"rate_pct": -1.0}), "finance.taxes.rate_pct"),
+    (lambda d: d["finance"].update(covenant={"min_dscr": 0.0, "from_month": START}),
+     "finance.covenant.min_dscr"),
+    (lambda d: d["finance"].update(covenant={"min_dscr": 1.2, "from_month": "2031-01"}),
+     "finance.covenant.from_month"),
+    (lambda d: d["finance"].update(covenant={"min_dscr": 1.2}), "finance.covenant.from_month"),
+    (lambda d: d["sites"][0]["ai_phases"][0].update(tax_life_months=0), "tax_life_months"),
+    (lambda d: d["fleet"].append({"id": "s19", "installed_mw": 1.0, "efficiency_j_per_th": 20.0,
+                                  "tax_life_months": 0}), "fleet[s19].tax_life_months"),
+    (lambda d: d["fleet"].append({"id": "s19", "installed_mw": 1.0, "efficiency_j_per_th": 20.0,
+                                  "starting_tax_basis_usd": -5.0}), "fleet[s19].starting_tax_basis_usd"),
+])
+def test_bad_tax_and_covenant_fields_exit_2_naming_the_field(tmp_path, change, where):
+    import yaml
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    data = loss_then_profit()
+    change(data)
+    file = tmp_path / "inst.yaml"
+    file.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["solve", str(file), "-o", str(out), "-q"])
+    text = " ".join((result.output + (result.stderr or "")).split())
+    assert result.exit_code == 2, text
+    assert where in text and "Traceback" not in text
+    assert not out.exists()
