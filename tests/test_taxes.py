@@ -203,3 +203,24 @@ def test_bad_tax_and_covenant_fields_exit_2_naming_the_field(tmp_path, change, w
     assert result.exit_code == 2, text
     assert where in text and "Traceback" not in text
     assert not out.exists()
+
+
+def test_project_debt_interest_is_deducted_and_its_amortization_is_debt_service():
+    """Project debt at 60 % of cost and 12 %/yr: $5M of capex at the end of months 0 and 1
+    draws $3M each; interest is 1 % of the balance at the start of the month: $0 in month 0,
+    $30,000 in month 1, $60,000 in month 2 (the first rent month, which also starts the
+    level payments). Taxable income = EBITDA (rent) - that interest - depreciation."""
+    data = loss_then_profit()
+    data["finance"]["project_debt"] = {"loan_to_cost_pct": 60.0, "rate_pct_per_year": 12.0,
+                                       "amortization_months": 24}
+    outcome = solve_audited(data)
+    cash = outcome.result.cashflow_monthly
+    assert signing_index(outcome.result.plan) == 0
+    assert list(cash["interest_accrued_usd"])[:3] == pytest.approx([0.0, 30_000.0, 60_000.0], abs=0.01)
+    assert list(cash["interest_accrued_usd"]) == pytest.approx(
+        list(-cash["project_debt_interest_usd"]), abs=0.01)
+    assert list(cash["scheduled_amortization_usd"]) == pytest.approx(
+        list(-cash["project_debt_principal_usd"]), abs=0.01)
+    assert list(cash["taxable_income_usd"]) == pytest.approx(
+        list(cash["ebitda_usd"] - cash["interest_accrued_usd"] - cash["depreciation_usd"]), abs=0.02)
+    assert cash["taxable_income_usd"].iloc[2] == pytest.approx(RENT - 60_000.0 - 2.5e6, abs=0.01)
