@@ -422,6 +422,14 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
                                 mip_rel_gap=0.01)
     run = run_highs(built, quick)
     if not run.has_solution:
+        covenant = instance.finance.covenant
+        if covenant is not None:
+            without = instance.model_copy(update={"finance": instance.finance.model_copy(
+                update={"covenant": None})})
+            if run_highs(build_model(without, elastic_cash=True), quick).has_solution:
+                return [f"no plan meets the DSCR covenant (finance.covenant: {covenant.min_dscr:g}x "
+                        f"from {covenant.from_month}); lower min_dscr, start it later or carry "
+                        "less debt service"]
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]
     model = built.model

@@ -95,3 +95,23 @@ def test_the_audit_reports_a_plan_that_breaks_the_covenant():
     broken = [v for v in report.violations if v.rule == "dscr_covenant"]
     assert broken and broken[0].month == "2027-01"
     assert broken[0].amount == pytest.approx(DSCR * COUPON, abs=1.0)  # 0 EBITDA vs 1.25 x $80k
+
+
+def test_a_covenant_no_plan_can_meet_exits_3_naming_it(tmp_path):
+    """No mining and no phase: EBITDA is 0 in every month against $80k of coupons, so no plan
+    meets 1.2x; the explanation names the covenant rather than the fleet or power rules."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    data = make_instance(start=START, horizon=12, finance={
+        "existing_debts": [{"id": "notes", "principal_usd": 8e6, "coupon_pct_per_year": 12.0,
+                            "maturity_month": "2030-01"}],
+        "covenant": {"min_dscr": 1.2, "from_month": "2027-06"}})
+    file = tmp_path / "inst.yaml"
+    file.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["solve", str(file), "-o", str(tmp_path / "out"), "-q"])
+    text = " ".join((result.output + (result.stderr or "")).split())
+    assert result.exit_code == 3, text
+    assert "finance.covenant" in text and "Traceback" not in text
