@@ -26,7 +26,7 @@ from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
 from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
-from optimizer.income_table import add_income_columns
+from optimizer.income_table import add_income_columns, income_kpis
 from optimizer.solve import SolverRun
 from optimizer.versions import provenance_versions
 
@@ -401,5 +401,6 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         curtailment_credits_usd=_clean(flows["curtailment_credits_usd"].sum(), 2),
         fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
         mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
+        **income_kpis(flows),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
     )

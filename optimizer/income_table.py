@@ -59,3 +59,17 @@ def add_income_columns(ctx: BuildContext, model, cashflow: pd.DataFrame) -> pd.D
     for offset, (name, values) in enumerate(columns.items()):
         out.insert(at + offset, name, pd.Series(values, index=out.index, dtype=float).round(2) + 0.0)
     return out
+
+
+def income_kpis(flows: pd.DataFrame) -> dict[str, float]:
+    """Taxes paid, interest cover and the smallest covenant headroom of one scenario's rows
+    (only the ones its columns allow; the KPIs' defaults stand for the rest)."""
+    out: dict[str, float] = {}
+    if "taxes_usd" in flows:
+        out["taxes_paid_usd"] = round(-float(flows["taxes_usd"].sum()), 2) + 0.0
+    if "interest_accrued_usd" in flows and flows["interest_accrued_usd"].sum() > 0.0:
+        cover = flows["ebitda_usd"].sum() / flows["interest_accrued_usd"].sum()
+        out["interest_cover_x"] = round(float(cover), 6)
+    if "covenant_headroom_usd" in flows and flows["covenant_headroom_usd"].notna().any():
+        out["minimum_covenant_headroom_usd"] = round(float(flows["covenant_headroom_usd"].min()), 2) + 0.0
+    return out

@@ -81,6 +81,9 @@ def test_the_covenant_delays_a_retrofit_to_the_first_month_its_construction_gap_
     binding = sum(margin(d) for d in days[:3]) - DSCR * COUPON * 9  # months 0-8: 3 mined, 9 coupons
     assert cash["covenant_headroom_usd"].iloc[8] == pytest.approx(binding, abs=1.0)
     assert cash["covenant_headroom_usd"].min() == pytest.approx(binding, abs=1.0)
+    assert plan.kpis[0].minimum_covenant_headroom_usd == pytest.approx(binding, abs=1.0)
+    ebitda_total = sum(ebitda)
+    assert plan.kpis[0].interest_cover_x == pytest.approx(ebitda_total / (COUPON * T), rel=1e-6)
     assert binding < 0.05 * DSCR * COUPON * 9  # it binds: under 5 % of the requirement to spare
 
 

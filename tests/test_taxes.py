@@ -63,6 +63,7 @@ def test_a_loss_is_carried_forward_and_no_tax_is_paid_until_it_is_used_up():
     assert list(cash["taxable_income_usd"]) == pytest.approx([0, 0] + [-1e6] * 4 + [1.5e6] * 6, abs=0.01)
     assert list(cash["taxes_usd"]) == pytest.approx(
         [0] * 8 + [-125_000.0, -375_000.0, -375_000.0, -375_000.0], abs=0.01)
+    assert plan.kpis[0].taxes_paid_usd == pytest.approx(125_000.0 + 3 * 375_000.0, abs=0.01)
 
 
 def test_npv_with_taxes_is_the_best_payout_of_the_after_tax_flows_and_the_taxed_terminal_value():
