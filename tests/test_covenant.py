@@ -118,3 +118,44 @@ def test_a_covenant_no_plan_can_meet_exits_3_naming_it(tmp_path):
     text = " ".join((result.output + (result.stderr or "")).split())
     assert result.exit_code == 3, text
     assert "finance.covenant" in text and "Traceback" not in text
+
+
+def test_two_scenarios_with_every_income_line_are_audited_per_scenario():
+    """Two BTC price paths (90k and 70k), mining with curtailment, moves and a fixed power
+    charge, a retrofit with project debt, a revolver, existing debt with a coupon, resale,
+    taxes at 21 % with a mining continuation in the terminal value, and the covenant: the
+    audit (pandas, from the decisions) must agree with the solver on every scenario's NPV, and
+    each scenario's taxes must be rate x the increase of its own running max (by hand here)."""
+    data = instance(covenant=True)
+    data["finance"]["covenant"]["min_dscr"] = 1.2
+    data["finance"]["taxes"] = {"rate_pct": 21.0}
+    data["finance"]["revolver"] = {"limit_usd": 5e6, "rate_pct_per_year": 9.0,
+                                   "undrawn_fee_pct_per_year": 0.5}
+    data["finance"]["project_debt"] = {"loan_to_cost_pct": 50.0, "rate_pct_per_year": 8.0,
+                                       "amortization_months": 60}
+    data["finance"]["starting_cash_usd"] = 2e6
+    data["terminal"] = {"mining_months": 12}
+    data["sites"][0]["fixed_power_charge_usd_per_mw_month"] = 1_000.0
+    data["sites"][0]["curtailment"] = {"credit_usd_per_mwh": 120.0,
+                                       "max_share_pct_by_calendar_month": {7: 20.0, 8: 20.0}}
+    data["fleet"][0].update(resale_usd_per_th=0.5, starting_tax_basis_usd=2e6, tax_life_months=24)
+    data["market"] = {"scenarios": [
+        {"name": "high", "probability": 0.6, "btc_price_usd": 90_000.0, "network_hashrate_ehs": 1000.0,
+         "fees_btc_per_block": 0.0},
+        {"name": "low", "probability": 0.4, "btc_price_usd": 70_000.0, "network_hashrate_ehs": 1000.0,
+         "fees_btc_per_block": 0.0}], "halvings": []}
+    outcome = solve(data)
+    cash = outcome.result.cashflow_monthly
+    assert set(cash["scenario"]) == {"high", "low"}
+    by = cash.groupby("scenario")
+    assert by["mining_power_usd"].sum().lt(0).all() and by["curtailment_credits_usd"].sum().gt(0).all()
+    assert by["taxes_usd"].sum()["high"] < by["taxes_usd"].sum()["low"] < 0  # more tax at 90k
+    for name in ("high", "low"):
+        rows = cash[cash["scenario"] == name]
+        cumulative, base, expected = 0.0, 0.0, []
+        for x in rows["taxable_income_usd"]:
+            cumulative += x
+            expected.append(-0.21 * (max(base, cumulative) - base))
+            base = max(base, cumulative)
+        assert list(rows["taxes_usd"]) == pytest.approx(expected, abs=1.0)
+        assert rows["covenant_headroom_usd"].min() >= -1.0
