@@ -225,3 +225,15 @@ def test_project_debt_interest_is_deducted_and_its_amortization_is_debt_service(
     assert list(cash["taxable_income_usd"]) == pytest.approx(
         list(cash["ebitda_usd"] - cash["interest_accrued_usd"] - cash["depreciation_usd"]), abs=0.02)
     assert cash["taxable_income_usd"].iloc[2] == pytest.approx(RENT - 60_000.0 - 2.5e6, abs=0.01)
+
+
+def test_without_taxes_or_a_covenant_the_model_has_no_income_rows():
+    """Neutral defaults add nothing to the model: the golden examples keep their structure."""
+    from models import validate_instance_data
+    from optimizer.formulation.builder import build_model
+
+    plain = build_model(validate_instance_data(loss_then_profit(tax_pct=None))).model
+    taxed = build_model(validate_instance_data(loss_then_profit())).model
+    for name in ("ebitda", "tax_base", "taxable_income", "terminal_tax_covers", "dscr_covenant"):
+        assert not hasattr(plain, name)
+    assert hasattr(taxed, "tax_base") and hasattr(taxed, "ebitda") and not hasattr(taxed, "dscr_covenant")
