@@ -426,7 +426,10 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
         if covenant is not None:
             without = instance.model_copy(update={"finance": instance.finance.model_copy(
                 update={"covenant": None})})
-            if run_highs(build_model(without, elastic_cash=True), quick).has_solution:
+            relaxed = run_highs(build_model(without, elastic_cash=True), quick)
+            if getattr(relaxed, "interrupted", False):  # main's Ctrl-C rule, once merged
+                raise KeyboardInterrupt
+            if relaxed.has_solution:
                 return [f"no plan meets the DSCR covenant (finance.covenant: {covenant.min_dscr:g}x "
                         f"from {covenant.from_month}); lower min_dscr, start it later or carry "
                         "less debt service"]
