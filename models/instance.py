@@ -73,6 +73,13 @@ class AIPhase(Strict):
         0.0, ge=0, le=20, description="Rent step-up on every anniversary of the rent start, %."
     )
     term_months: int = Field(ge=1, le=600, description="Lease term from the rent start, months.")
+    tax_life_months: int = Field(
+        180, ge=1, le=600,
+        description=(
+            "Months over which the phase's capex is depreciated straight-line for taxes from its "
+            "rent start (default 180: 15 years). Used only when finance.taxes is set."
+        ),
+    )
     opex_usd_per_mw_month: UsdPerMwMonth = Field(
         0.0,
         description=(
@@ -282,6 +289,20 @@ class FleetGeneration(Strict):
     purchase: Purchase | None = Field(
         None, description="Terms on which more of this generation can be ordered (default: none)."
     )
+    tax_life_months: int = Field(
+        36, ge=1, le=240,
+        description=(
+            "Months over which machines bought are depreciated straight-line for taxes from their "
+            "delivery (default 36: 3 years). Used only when finance.taxes is set."
+        ),
+    )
+    starting_tax_basis_usd: Usd = Field(
+        0.0,
+        description=(
+            "Undepreciated tax basis of the installed machines at the start, USD, depreciated "
+            "straight-line over tax_life_months from the first month (default 0: fully written off)."
+        ),
+    )
     resale_usd_per_th: Annotated[Series, USD_PER_TH] | None = Field(
         None,
         description=(
@@ -409,6 +430,34 @@ class ProjectDebt(Strict):
     )
 
 
+class Taxes(Strict):
+    """Income tax with losses carried forward (DESIGN.md, "Timing and accounting": Taxes)."""
+
+    rate_pct: float = Field(
+        0.0, ge=0, le=100,
+        description=(
+            "Tax rate on taxable income (EBITDA - interest - depreciation), %. Cumulative tax paid "
+            "through a month = rate x the largest cumulative taxable income so far (not below 0): "
+            "losses carry forward without limit, never back. 0 = no taxes."
+        ),
+    )
+
+
+class Covenant(Strict):
+    """A corporate debt-service coverage covenant (DESIGN.md: Covenant)."""
+
+    min_dscr: float = Field(
+        ge=0.1, le=10,
+        description="Least trailing-12-month EBITDA / trailing-12-month debt service, x (DOMAIN: 1.20-1.25).",
+    )
+    from_month: Month = Field(
+        description=(
+            "First month (YYYY-MM) the covenant is tested; months before the 12th of the plan "
+            "use the months available."
+        ),
+    )
+
+
 class Finance(Strict):
     """Balance sheet at the start and the financing instruments."""
 
@@ -429,6 +478,12 @@ class Finance(Strict):
     revolver: Revolver | None = Field(None, description="A revolving credit line, if any.")
     project_debt: ProjectDebt | None = Field(
         None, description="Terms of the project loans that fund AI capex, if any."
+    )
+    taxes: Taxes | None = Field(
+        None, description="Income taxes with loss carry-forward (default none)."
+    )
+    covenant: Covenant | None = Field(
+        None, description="A DSCR covenant tested monthly on trailing 12 months (default none)."
     )
 
 

@@ -317,6 +317,10 @@ def _mining_investment_problems(instance: Instance) -> list[Problem]:
                                     f"is {purchase.delivery_lead_months} months: no order could be "
                                     f"delivered inside the {instance.horizon_months}-month horizon",
                                     "shorten the lead or lengthen the horizon"))
+    covenant = instance.finance.covenant
+    if covenant is not None and month_ordinal(covenant.from_month) > end:
+        problems.append(Problem("finance.covenant.from_month", "falls after the horizon",
+                                f"use a month up to {ordinal_to_month(end)}"))
     return problems
 
 

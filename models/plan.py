@@ -102,6 +102,15 @@ class ScenarioKpis(PlanModel):
     curtailment_credits_usd: float = Field(0.0, description="Demand-response credits earned, USD.")
     fixed_power_charges_usd: float = Field(0.0, description="Fixed charges on contracted power paid, USD.")
     mining_hall_capex_usd: float = Field(0.0, description="Mining halls built, USD.")
+    taxes_paid_usd: float = Field(0.0, description="Income taxes paid over the horizon, USD.")
+    interest_cover_x: float | None = Field(
+        None,
+        description="EBITDA / interest accrued over the horizon (with taxes or a covenant, and interest).",
+    )
+    minimum_covenant_headroom_usd: float | None = Field(
+        None,
+        description="Smallest trailing-12-month EBITDA - DSCR x debt service over the tested months, USD.",
+    )
     ai_mw_online_by_year: dict[str, float] = Field(
         description="Critical-IT MW earning rent in December (or the last month) of each year."
     )

@@ -40,6 +40,7 @@ from optimizer.audit_rules import (
     check_mining_and_power,
     check_signings,
 )
+from optimizer.audit_taxes import check_covenant, income_lines, terminal_taxes
 from optimizer.calendar import Calendar
 from optimizer.economics import (
     PhaseSchedule,
@@ -116,11 +117,14 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
         halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
     monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra)
+    monthly = income_lines(instance, calendar, monthly, signed, schedules, fleet)
+    violations += check_covenant(instance, calendar, monthly)
     violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
                                          fleet)
     violations += check_finance(instance, monthly)
 
     terminal = _terminal(instance, calendar, monthly, mining, signed, schedules, fleet)
+    terminal = terminal_taxes(instance, calendar, terminal, signed, schedules, fleet)
     scenario_npv: dict[str, float] = {}
     for scenario in instance.market.scenarios:
         lines = monthly[monthly["scenario"] == scenario.name]

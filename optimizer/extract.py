@@ -26,6 +26,7 @@ from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
 from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
+from optimizer.income_table import add_income_columns, income_kpis
 from optimizer.solve import SolverRun
 from optimizer.versions import provenance_versions
 
@@ -126,7 +127,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
                           fleet=fleet_decisions, halls=hall_decisions)
 
     sites_monthly = _sites_table(ctx, model, signed_at, pairs, halls)
-    cashflow = _cashflow_table(ctx, model, signed_at, fleet, halls)
+    cashflow = add_income_columns(ctx, model, _cashflow_table(ctx, model, signed_at, fleet, halls))
     fleet_monthly = _fleet_table(ctx, model, pairs, fleet)
     kpis = [_kpis(ctx, model, cashflow, sites_monthly, i) for i in range(len(ctx.scenarios))]
     npv = _clean(pyo.value(model.npv_without_tie_break) * USD_PER_MODEL_UNIT, 2)
@@ -400,5 +401,6 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         curtailment_credits_usd=_clean(flows["curtailment_credits_usd"].sum(), 2),
         fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
         mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
+        **income_kpis(flows),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
     )

@@ -138,7 +138,8 @@ def _print_fleet(console: Console, plan, kpi) -> None:
     parts = [("ASIC purchases", kpi.fleet_purchases_usd), ("ASIC resale", kpi.fleet_resale_usd),
              ("curtailment credits", kpi.curtailment_credits_usd),
              ("fixed power charges", kpi.fixed_power_charges_usd),
-             ("mining halls", kpi.mining_hall_capex_usd)]
+             ("mining halls", kpi.mining_hall_capex_usd), ("taxes paid", kpi.taxes_paid_usd),
+             ("least covenant headroom", kpi.minimum_covenant_headroom_usd)]
     shown = [f"{name} {usd(value)}" for name, value in parts if value]
     if shown:
         console.print(" | ".join(shown))

@@ -466,6 +466,17 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
     if run.interrupted:  # Ctrl-C while explaining: the explanation is not the answer to give
         raise KeyboardInterrupt
     if not run.has_solution:
+        covenant = instance.finance.covenant
+        if covenant is not None:
+            without = instance.model_copy(update={"finance": instance.finance.model_copy(
+                update={"covenant": None})})
+            relaxed = run_highs(build_model(without, elastic_cash=True), quick)
+            if getattr(relaxed, "interrupted", False):  # main's Ctrl-C rule, once merged
+                raise KeyboardInterrupt
+            if relaxed.has_solution:
+                return [f"no plan meets the DSCR covenant (finance.covenant: {covenant.min_dscr:g}x "
+                        f"from {covenant.from_month}); lower min_dscr, start it later or carry "
+                        "less debt service"]
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]
     model = built.model

@@ -99,6 +99,8 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
                 btc_rows[(t, w)] = linear(btc_terms, start_btc)
             else:
                 btc_rows[(t, w)] = linear(btc_terms + [(1.0, model.btc_held[t - 1, w])])
+    if ctx.income_tracked:
+        _post_interest(model, ctx)
     model.cash_balance = pyo.Constraint(
         index, rule=lambda m, t, w: cash_rows[t, w] == 0, doc="cash carried from month to month"
     )
@@ -120,3 +122,27 @@ def _post_terminal(model, ctx: BuildContext, T: int) -> None:
         ctx.terminal.add_constant(w, -debt_balance[T - 1] / USD_PER_MODEL_UNIT)
         if ctx.instance.finance.revolver is not None:
             ctx.terminal.add(w, -1.0, model.revolver_balance[T - 1, w])
+
+
+def _post_interest(model, ctx: BuildContext) -> None:
+    """Interest accrued on existing debts and the revolver (its undrawn fee included), for
+    taxes and the covenant's debt service; bullet repayments are not scheduled amortization."""
+    revolver, T = ctx.instance.finance.revolver, ctx.calendar.months
+    coupons = [0.0] * T
+    for debt in ctx.instance.finance.existing_debts:
+        coupon, _, _ = existing_debt_schedule(
+            debt.principal_usd, debt.coupon_pct_per_year, ctx.calendar.index(debt.maturity_month), T)
+        coupons = [a + b for a, b in zip(coupons, coupon, strict=True)]
+    for w in ctx.scenario_names:
+        for t in range(T):
+            ctx.interest.add_constant((t, w), coupons[t] / USD_PER_MODEL_UNIT)
+            if revolver is None:
+                continue
+            rate = revolver.rate_pct_per_year / 1200.0
+            fee = revolver.undrawn_fee_pct_per_year / 1200.0
+            ctx.interest.add_constant((t, w), fee * revolver.limit_usd / USD_PER_MODEL_UNIT)
+            if t == 0:
+                drawn = revolver.drawn_at_start_usd / USD_PER_MODEL_UNIT
+                ctx.interest.add_constant((t, w), (rate - fee) * drawn)
+            elif rate != fee:
+                ctx.interest.add((t, w), rate - fee, model.revolver_balance[t - 1, w])
