@@ -64,7 +64,8 @@ def _scaling(sites: int, months: int, limit: float) -> Spec:
 
 SPECS: dict[str, Spec] = {
     "smoke": Spec("smoke", 20.0, Size("smoke", 2, 24, 1.5, 2, 1, 2, 20.0), note="CI"),
-    "cleanspark": Spec("cleanspark", 60.0, file=CLEANSPARK, note="target <= 5 s, >= 50 % in HiGHS"),
+    # Revised by issue 13 (purchases, sales, halls): minutes, not seconds; its own limit is 600 s.
+    "cleanspark": Spec("cleanspark", 600.0, file=CLEANSPARK, note="issue 13 revision; fixed fleet <= 5 s"),
     **{s.name: s for s in (_scaling(n, t, 10.0) for n in (5, 10, 20, 50) for t in (120, 180)
                            if (n, t) != (50, 180))},
     # large is also the scaling series' 50 x 180 point (2 phases per site = 100 phases).
