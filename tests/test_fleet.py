@@ -182,26 +182,26 @@ def test_a_sale_removes_the_mw_from_the_next_month_and_brings_the_resale_cash_in
 
 
 def test_terminal_value_counts_the_fleet_at_the_last_resale_price():
-    """Miners that cannot earn (power $200/MWh) and a resale price that rises from $1/TH to
-    $3/TH in the last month: selling before the end brings less than holding, so the plan
-    keeps the 2 MW and the terminal value is 2 x 50,000 TH/s x $3 = $300,000 (and 0 with no
-    resale series and salvage 0)."""
+    """Miners that cannot earn (power $200/MWh) and a resale price that rises from $1/TH at
+    1,000 %/yr (the top of its plausible range): in the last month t = 3 it is
+    11^(3/12) = sqrt(sqrt(11)) = sqrt(3.316625) = $1.821160/TH, and every earlier month's price
+    is lower, so selling before the end brings less than holding: the plan keeps the 2 MW and
+    the terminal value is 2 x 50,000 TH/s x $1.821160 = $182,116."""
     T = 4
-    # Growth g with (1 + g)^(3/12) = 3 at the last month t = 3: g = 3^4 - 1 = 80 (8,000 %/yr).
     data = make_instance(
         start=START, horizon=T,
         site={"mining_infrastructure_mw": 2.0, "power_price_usd_per_mwh": 200.0},
         fleet=[{"id": "s19", "installed_mw": 2.0, "efficiency_j_per_th": 20.0,
                 "sites_at_start": {"alpha": 2.0},
-                "resale_usd_per_th": {"start_value": 1.0, "growth_pct_per_year": 8000.0}}],
+                "resale_usd_per_th": {"start_value": 1.0, "growth_pct_per_year": 1000.0}}],
         finance={"starting_cash_usd": 1e6, "minimum_cash_usd": 0.0},
     )
     outcome = solve_audited(data)
     plan = outcome.result.plan
     assert fleet_of(plan, "s19").sold_mw == pytest.approx([0, 0, 0, 0], abs=1e-6)
     report_terminal = plan.kpis[0].terminal_value_usd
-    # Terminal value = cash left (everything is paid out at once: 0) + the fleet at $3/TH.
-    assert report_terminal == pytest.approx(300_000.0, abs=1.0)
+    # Terminal value = cash left (everything is paid out at once: 0) + the fleet at $1.821160/TH.
+    assert report_terminal == pytest.approx(182_116.0, abs=1.0)
 
 
 def test_a_mining_hall_comes_online_after_its_build_lead():
