@@ -14,7 +14,8 @@ import pandas as pd
 from models.plan import Plan
 from optimizer.extract import PlanResult
 
-PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv")
+PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv",
+              "debt_monthly.csv")
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
 
@@ -35,6 +36,8 @@ def write_plan_dir(result: PlanResult, directory: str | Path, run_info: dict[str
         (staging / "leases.csv").write_text(_csv_text(result.leases))
         if result.fleet_monthly is not None:
             (staging / "fleet_monthly.csv").write_text(_csv_text(result.fleet_monthly))
+        if result.debt_monthly is not None:
+            (staging / "debt_monthly.csv").write_text(_csv_text(result.debt_monthly))
         (staging / RUN_FILE).write_text(json.dumps(run_info, indent=2, sort_keys=True) + "\n")
         for file in staging.iterdir():
             with file.open("rb") as handle:

@@ -12,13 +12,14 @@ from models.instance import Instance
 from optimizer.formulation.ai_phases import add_ai_phases
 from optimizer.formulation.context import BuildContext, make_context
 from optimizer.formulation.finance import add_finance
+from optimizer.formulation.financing.notes import add_notes
 from optimizer.formulation.fleet import add_fleet
 from optimizer.formulation.knobs import Knobs, structure_signature
 from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
 
-STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_finance, add_objective)
+STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_finance, add_objective)
 
 
 @dataclass

@@ -80,6 +80,9 @@ class BuildContext:
     fleet_owned: Ledger = field(default_factory=Ledger)  # key (generation, t): ASIC MW owned
     fleet_ordered: Any = None  # fleet.add_fleet: (generation, t) -> terms of the MW ordered
     terminal: Ledger = field(default_factory=Ledger)  # key w: model units at the end of T-1
+    # key (t, w): model units of value (not cash) given up in month t, discounted at its own
+    # month: equity issuance's cost, conversions of convertible notes.
+    value: Ledger = field(default_factory=Ledger)
     tie_break: list[Term] = field(default_factory=list)  # objective terms, model units
 
     @cached_property
