@@ -300,3 +300,42 @@ def test_bad_notes_input_exits_2_from_the_cli(tmp_path, path, value, field):
     assert field in flat(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "plans").exists()
+
+
+def test_audit_checks_the_notes_rules_from_the_decisions_alone():
+    from optimizer.audit import audit_plan
+
+    outcome = solve_audited(bridged())
+    instance = validate_instance_data(bridged())
+    plan = outcome.result.plan
+    x = plan.decisions.notes[0].issued_usd[2]
+
+    def rules_of(mutate) -> set[str]:
+        tampered = plan.model_copy(deep=True)
+        mutate(tampered.decisions)
+        return {v.rule for v in audit_plan(instance, tampered).violations}
+
+    def over_limit(d):  # 90M outstanding against the 80M limit
+        d.notes[0].issued_usd[2] = 90e6
+
+    def outside_window(d):  # the program issues in 2027-03 only
+        d.notes[0].issued_usd[4] = 1e6
+
+    def equity_not_offered(d):
+        d.equity_issued_usd = [0.0, 0.0, 1e6] + [0.0] * 9
+
+    def unknown_program(d):
+        d.notes[0].program = "junior"
+
+    assert "notes_limit" in rules_of(over_limit)
+    assert "notes_window" in rules_of(outside_window)
+    assert "equity_issuance" in rules_of(equity_not_offered)
+    assert "unknown_id" in rules_of(unknown_program)
+
+    # Skipping the repayment in month 8 would leave X more cash than the plan reports: the
+    # audit's own schedule, not the plan's tables, decides the cash.
+    report = audit_plan(instance, plan)
+    months = report.monthly[report.monthly["scenario"] == "base"].reset_index(drop=True)
+    assert months.loc[8, "notes_repayments_usd"] == pytest.approx(-x, abs=0.01)
+    assert months.loc[3, "notes_coupons_usd"] == pytest.approx(-0.01 * x, abs=0.01)
+    assert months.loc[2, "notes_fees_usd"] == pytest.approx(-0.01 * x, abs=0.01)
