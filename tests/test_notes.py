@@ -339,3 +339,24 @@ def test_audit_checks_the_notes_rules_from_the_decisions_alone():
     assert months.loc[8, "notes_repayments_usd"] == pytest.approx(-x, abs=0.01)
     assert months.loc[3, "notes_coupons_usd"] == pytest.approx(-0.01 * x, abs=0.01)
     assert months.loc[2, "notes_fees_usd"] == pytest.approx(-0.01 * x, abs=0.01)
+
+
+def test_note_schedule_by_hand():
+    from optimizer.economics_finance import conversion_value_usd, converts, equity_cost_factor, note_schedule
+
+    # $1,200 at 10 %/yr, 2 % fee, issued at the end of month 1 with a 3-month tenor, 6 months:
+    # fee 24 in month 1; coupons 1,200 x 10 % / 12 = 10 in months 2, 3, 4; repaid in month 4;
+    # outstanding at the ends of months 1, 2, 3.
+    s = note_schedule(1200.0, 10.0, 2.0, 3, 1, 6)
+    assert s.proceeds == [0.0, 1200.0, 0.0, 0.0, 0.0, 0.0]
+    assert s.fee == pytest.approx([0.0, 24.0, 0.0, 0.0, 0.0, 0.0])
+    assert s.coupon == pytest.approx([0.0, 0.0, 10.0, 10.0, 10.0, 0.0])
+    assert s.repaid == [0.0, 0.0, 0.0, 0.0, 1200.0, 0.0]
+    assert s.balance_end == [0.0, 1200.0, 1200.0, 1200.0, 0.0, 0.0]
+    assert s.maturity_index == 4
+    # Maturity after the horizon: coupons to the end, no repayment, still outstanding.
+    late = note_schedule(1200.0, 10.0, 0.0, 12, 1, 6)
+    assert late.repaid == [0.0] * 6 and late.balance_end[-1] == 1200.0
+    assert converts(19.16, 19.16) and not converts(19.16, 19.15) and not converts(None, 1e6)
+    assert conversion_value_usd(1.15e9, 23.0, 19.16) == pytest.approx(1.15e9 * 23.0 / 19.16)
+    assert equity_cost_factor(4.0) == pytest.approx(1.04)
