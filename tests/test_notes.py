@@ -104,6 +104,14 @@ def test_bullet_note_fee_coupons_and_repayment_by_hand():
     assert rows["ltv_pct"].isna().all() and rows["collateral_btc"].isna().all()
     bullet = debt[debt["instrument"] == "bullet"]
     assert list(bullet["principal_usd"]) == [0.0, 0.0, 150e6] + [0.0] * 9
+    # cash_end = cash_start + every flow line, the notes lines included.
+    from tests.test_fleet import NEW_FLOW_COLUMNS
+
+    flows_columns = NEW_FLOW_COLUMNS + ["notes_issued_usd", "notes_fees_usd", "notes_coupons_usd",
+                                        "notes_repayments_usd", "equity_issued_usd"]
+    for _, row in cashflow.iterrows():
+        total = row["cash_start_usd"] + sum(row[c] for c in flows_columns)
+        assert row["cash_end_usd"] == pytest.approx(total, abs=1.0), row["month"]
 
 
 def test_without_the_program_the_shortfall_is_infeasible():
