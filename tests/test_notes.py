@@ -368,3 +368,47 @@ def test_note_schedule_by_hand():
     assert converts(19.16, 19.16) and not converts(19.16, 19.15) and not converts(None, 1e6)
     assert conversion_value_usd(1.15e9, 23.0, 19.16) == pytest.approx(1.15e9 * 23.0 / 19.16)
     assert equity_cost_factor(4.0) == pytest.approx(1.04)
+
+
+def test_debt_table_agrees_with_the_independent_audit_on_every_instrument():
+    # two_sites has an existing 0 % note, a revolver and project debt; a notes program is added.
+    # Each instrument's rows in debt_monthly.csv must match the audit's own recomputation of
+    # the same lines (optimizer.audit shares no code with optimizer.extract_notes).
+    from pathlib import Path
+
+    import yaml
+
+    from optimizer.audit import audit_plan
+
+    root = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "instances" / "two_sites.yaml").read_text())
+    data["finance"]["notes_programs"] = [
+        {"id": "senior", "coupon_pct_per_year": 8.0, "issuance_fee_pct": 2.0, "tenor_months": 36,
+         "limit_usd": 100e6}]
+    instance = validate_instance_data(data)
+    outcome = solve_audited(data)
+    debt = outcome.result.debt_monthly
+    monthly = audit_plan(instance, outcome.result.plan).monthly
+    assert sum(sum(n.issued_usd) for n in outcome.result.plan.decisions.notes) > 0  # 8 % < the discount rate
+    by_kind = debt.groupby(["scenario", "month", "kind"])[
+        ["drawn_usd", "interest_usd", "principal_usd", "balance_usd"]].sum()
+
+    def line(kind: str, column: str) -> list[float]:
+        frame = by_kind.xs(kind, level="kind")[column]
+        keys = zip(monthly["scenario"], monthly["month"], strict=True)
+        return [float(frame.get(key, 0.0)) for key in keys]
+
+    def audit(column: str, sign: float = -1.0) -> list[float]:
+        return [sign * float(x) for x in monthly[column]]
+
+    assert line("project", "interest_usd") == pytest.approx(audit("project_debt_interest_usd"), abs=0.02)
+    assert line("project", "principal_usd") == pytest.approx(audit("project_debt_principal_usd"), abs=0.02)
+    assert line("project", "drawn_usd") == pytest.approx(audit("project_debt_draws_usd", 1.0), abs=0.02)
+    assert line("project", "balance_usd") == pytest.approx(audit("project_debt_balance_usd", 1.0), abs=0.02)
+    assert line("revolver", "interest_usd") == pytest.approx(audit("revolver_interest_usd"), abs=0.02)
+    assert line("revolver", "balance_usd") == pytest.approx(audit("revolver_balance_usd", 1.0), abs=0.02)
+    assert line("notes", "interest_usd") == pytest.approx(audit("notes_coupons_usd"), abs=0.02)
+    assert line("notes", "principal_usd") == pytest.approx(audit("notes_repayments_usd"), abs=0.02)
+    assert line("notes", "balance_usd") == pytest.approx(audit("notes_balance_usd", 1.0), abs=0.02)
+    assert line("existing", "principal_usd") == pytest.approx(audit("existing_debt_repayments_usd"), abs=0.02)
+    assert line("existing", "balance_usd") == pytest.approx(audit("existing_debt_balance_usd", 1.0), abs=0.02)
