@@ -3,6 +3,8 @@ monthly cash and value lines (USD), and the debt table `debt_monthly.csv`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 import pyomo.core as pyo
 
@@ -84,9 +86,12 @@ def notes_lines(instance: Instance, calendar: Calendar, notes: list[NotesDecisio
     return out
 
 
-def debt_table(ctx: BuildContext, model, signed_at: dict, notes: list[NotesDecision]) -> pd.DataFrame:
+def debt_table(ctx: BuildContext, model, signed_at: dict, notes: list[NotesDecision],
+               extra_rows: Iterable[dict] = ()) -> pd.DataFrame:
     """debt_monthly.csv: one row per scenario x month x instrument (existing debts, the
-    revolver, project debt per phase, new notes per program); columns DEBT_COLUMNS."""
+    revolver, project debt per phase, new notes per program, then ``extra_rows``: other
+    instruments' rows as dicts with the DEBT_COLUMNS keys, month as YYYY-MM); sorted by
+    scenario, month and instrument."""
     instance, calendar = ctx.instance, ctx.calendar
     T, labels = calendar.months, calendar.labels
     finance = instance.finance
@@ -148,6 +153,7 @@ def debt_table(ctx: BuildContext, model, signed_at: dict, notes: list[NotesDecis
             for t in range(T):
                 add(w, t, program.id, kind, lines["drawn"][t], lines["interest"][t],
                     lines["principal"][t], lines["balance"][t])
+    rows.extend(extra_rows)
     frame = pd.DataFrame(rows, columns=DEBT_COLUMNS)
     for column in ("drawn_usd", "interest_usd", "principal_usd", "balance_usd"):
         frame[column] = frame[column].astype(float).round(2) + 0.0
