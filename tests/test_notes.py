@@ -279,6 +279,13 @@ INVALID = [
      "finance.notes_programs[senior].last_issue_month"),
     ("equity discount above 100 %", _with(["finance", "equity_issuance"], {"discount_pct": 120.0}),
      "finance.equity_issuance.discount_pct"),
+    ("issue window after the horizon",
+     _with(["finance", "notes_programs", 0], dict(NOTE, first_issue_month="2028-01", last_issue_month=None)),
+     "finance.notes_programs[senior].first_issue_month"),
+    ("program id twice", _with(["finance", "notes_programs"], [dict(NOTE), dict(NOTE)]),
+     "finance.notes_programs: program id 'senior' appears more than once"),
+    ("negative equity limit", _with(["finance", "equity_issuance"], {"discount_pct": 3.0, "limit_usd": -1.0}),
+     "finance.equity_issuance.limit_usd"),
 ]
 
 
