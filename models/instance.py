@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from models.common import Identifier, Month, Series, Strict
+from models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
 from models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
 from models.ranges import (
     BLOCKS_PER_DAY,
@@ -339,6 +340,13 @@ class MarketScenario(Strict):
             "implied by BTC price, subsidy, fees and network hashrate (those still value BTC)."
         ),
     )
+    share_price_usd: Annotated[Series, USD_PER_SHARE] | None = Field(
+        None,
+        description=(
+            "The company's share price, USD per share; decides whether convertible notes convert "
+            "at maturity. Required where a conversion price is given."
+        ),
+    )
 
 
 DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
@@ -385,7 +393,7 @@ class Market(Strict):
     @classmethod
     def _single_base_scenario(cls, data: Any) -> Any:
         if isinstance(data, dict) and "scenarios" not in data:
-            keys = ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block")
+            keys = ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block", "share_price_usd")
             if any(k in data for k in keys):
                 data = dict(data)
                 scenario = {"name": "base", "probability": 1.0}
@@ -405,6 +413,14 @@ class ExistingDebt(Strict):
         0.0, ge=0, le=50, description="Annual coupon on the principal, paid monthly, %."
     )
     maturity_month: Month = Field(description="Month (YYYY-MM) whose end repays the principal.")
+    conversion_price_usd: ConversionPrice | None = Field(
+        None,
+        description=(
+            "Share price at or above which the note converts into shares at maturity instead of "
+            "being repaid, USD per share (requires market.scenarios[*].share_price_usd). "
+            "Default: always repaid in cash."
+        ),
+    )
 
 
 class Revolver(Strict):
@@ -484,6 +500,12 @@ class Finance(Strict):
     )
     covenant: Covenant | None = Field(
         None, description="A DSCR covenant tested monthly on trailing 12 months (default none)."
+    )
+    notes_programs: list[NotesProgram] = Field(
+        default_factory=list, description="New notes the plan may issue (default: none)."
+    )
+    equity_issuance: EquityIssuance | None = Field(
+        None, description="Shares the plan may issue for cash (default: off)."
     )
 
 

@@ -73,6 +73,13 @@ class FinanceDecision(PlanModel):
     distributions_usd: list[float] = Field(description="Cash paid to equity at each month's end.")
 
 
+class NotesDecision(PlanModel):
+    """New notes issued under one program (common to every scenario)."""
+
+    program: str = Field(description="Notes program id (finance.notes_programs).")
+    issued_usd: list[float] = Field(description="Principal issued at the end of each month, USD.")
+
+
 class Decisions(PlanModel):
     signings: list[Signing]
     mining: list[MiningDecision]
@@ -81,6 +88,11 @@ class Decisions(PlanModel):
         default_factory=list, description="Generations that can be bought or sold."
     )
     halls: list[HallDecision] = Field(default_factory=list, description="Sites that may build mining halls.")
+    notes: list[NotesDecision] = Field(default_factory=list, description="Notes programs offered.")
+    equity_issued_usd: list[float] = Field(
+        default_factory=list,
+        description="Cash raised by issuing shares in each month, USD (empty where equity is not offered).",
+    )
 
 
 class ScenarioKpis(PlanModel):
@@ -88,7 +100,12 @@ class ScenarioKpis(PlanModel):
 
     scenario: str
     probability: float
-    npv_usd: float = Field(description="Discounted distributions plus discounted terminal value.")
+    npv_usd: float = Field(
+        description=(
+            "Discounted distributions plus discounted terminal value, less the value given to new "
+            "holders (dilution_cost_usd)."
+        )
+    )
     distributions_pv_usd: float
     terminal_value_usd: float = Field(description="Terminal value at the end of the last month.")
     minimum_cash_usd: float
@@ -110,6 +127,15 @@ class ScenarioKpis(PlanModel):
     minimum_covenant_headroom_usd: float | None = Field(
         None,
         description="Smallest trailing-12-month EBITDA - DSCR x debt service over the tested months, USD.",
+    )
+    notes_issued_usd: float = Field(0.0, description="Principal of new notes issued, USD.")
+    equity_raised_usd: float = Field(0.0, description="Cash raised by issuing shares, USD.")
+    dilution_cost_usd: float = Field(
+        0.0,
+        description=(
+            "Present value given to new shareholders: equity raised x (1 + discount) and "
+            "conversions (principal x share price / conversion price), each at its month, USD."
+        ),
     )
     ai_mw_online_by_year: dict[str, float] = Field(
         description="Critical-IT MW earning rent in December (or the last month) of each year."

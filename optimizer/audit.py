@@ -30,6 +30,8 @@ from optimizer.audit_fleet import (
     halls_frame,
     hashrate_path,
 )
+from optimizer.audit_notes import FLOWS as NOTES_FLOWS
+from optimizer.audit_notes import notes_frame
 from optimizer.audit_rules import (
     BTC_TOL,
     MW_TOL,
@@ -116,7 +118,8 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     finance = _finance_decisions(instance, calendar, plan, violations)
     extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
         halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
-    monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra)
+    monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra,
+                          notes_frame(instance, calendar, plan, violations))
     monthly = income_lines(instance, calendar, monthly, signed, schedules, fleet)
     violations += check_covenant(instance, calendar, monthly)
     violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
@@ -128,7 +131,8 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     scenario_npv: dict[str, float] = {}
     for scenario in instance.market.scenarios:
         lines = monthly[monthly["scenario"] == scenario.name]
-        distributions = float((-lines["distributions_usd"] * lines["discount_factor"]).sum())
+        distributions = float(((-lines["distributions_usd"] - lines["dilution_value_usd"])
+                               * lines["discount_factor"]).sum())
         last_factor = calendar.discount_factors[T - 1]
         scenario_npv[scenario.name] = distributions + last_factor * terminal[scenario.name]["total_usd"]
     npv = sum(s.probability * scenario_npv[s.name] for s in instance.market.scenarios)
@@ -365,7 +369,8 @@ def _existing_debts(instance: Instance, calendar: Calendar) -> pd.DataFrame:
 
 
 def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mining: pd.DataFrame,
-                phases: pd.DataFrame, decisions: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+                phases: pd.DataFrame, decisions: pd.DataFrame, extra: pd.DataFrame,
+                notes: pd.DataFrame) -> pd.DataFrame:
     """Per scenario and month: every cash line (outflows negative), cash and BTC balances."""
     finance = instance.finance
     frame = market[[*KEYS, "month", "btc_price_usd", "discount_factor"]].merge(decisions, on=KEYS)
@@ -374,7 +379,7 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     frame = frame.merge(mining.groupby(KEYS, as_index=False)[summed].sum(), on=KEYS, how="left")
     flows = phases.groupby("t", as_index=False)[list(PHASE_FLOWS)].sum()
     frame = frame.merge(flows, on="t", how="left").merge(_existing_debts(instance, calendar), on="t")
-    frame = frame.merge(extra, on="t", how="left")
+    frame = frame.merge(extra, on="t", how="left").merge(notes, on=KEYS, how="left")
     frame[summed + list(PHASE_FLOWS)] = frame[summed + list(PHASE_FLOWS)].astype(float).fillna(0.0)
     revolver = finance.revolver
     rate = revolver.rate_pct_per_year / 1200.0 if revolver else 0.0
@@ -401,7 +406,8 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         "project_debt_interest_usd": -frame["debt_interest"],
         "project_debt_principal_usd": -frame["debt_principal"],
         "existing_debt_coupons_usd": -frame["coupons"],
-        "existing_debt_repayments_usd": -frame["repaid"],
+        "existing_debt_repayments_usd": -(frame["repaid"] - frame["existing_debt_converted_usd"]),
+        **{name: frame[name] for name in NOTES_FLOWS},
         "revolver_draws_usd": balance - before, "revolver_interest_usd": -rate * before,
         "revolver_fees_usd": -fee * (limit - before),
         "distributions_usd": -frame["distributions_usd"],
@@ -410,7 +416,7 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     net = lines[flow_columns].sum(axis=1)
     # Rounding of the plan's numbers and HiGHS's tolerance, carried like cash is.
     slack = (frame["rounding_usd"] + 0.01 * (3.0 + rate) + BTC_TOL * frame["btc_price_usd"]
-             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"])
+             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + frame["notes_rounding_usd"])
     cash_rate = finance.cash_interest_pct_per_year / 1200.0
     n = len(lines)
     interest, cash, tolerance = [0.0] * n, [0.0] * n, [0.0] * n
@@ -432,6 +438,8 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         frame["rounding_btc"] + BTC_TOL + SOLVER_BTC_PER_MONTH).groupby(frame["scenario"]).cumsum()
     lines["project_debt_balance_usd"] = frame["debt_balance_end"]
     lines["existing_debt_balance_usd"] = frame["balance"]
+    lines["notes_balance_usd"] = frame["notes_balance_usd"]
+    lines["dilution_value_usd"] = frame["dilution_value_usd"]
     lines["revolver_balance_usd"] = balance
     lines["btc_price_usd"] = frame["btc_price_usd"]
     lines["discount_factor"] = frame["discount_factor"]
@@ -463,6 +471,7 @@ def _terminal(instance: Instance, calendar: Calendar, monthly: pd.DataFrame, min
             "mining_continuation_usd": float(margin * continuation),
             "existing_debt_usd": -float(last["existing_debt_balance_usd"]),
             "revolver_usd": -float(last["revolver_balance_usd"]),
+            "notes_usd": -float(last["notes_balance_usd"]),
         }
         parts["total_usd"] = sum(parts.values())
         out[scenario.name] = parts

@@ -21,7 +21,7 @@ EBITDA_LINES = ("mining_revenue_usd", "mining_power_usd", "mining_opex_usd", "fl
                 "curtailment_credits_usd", "fixed_power_charges_usd", "fleet_resale_usd", "ai_rent_usd",
                 "ai_prepayments_usd", "ai_opex_usd")
 INTEREST_LINES = ("project_debt_interest_usd", "existing_debt_coupons_usd", "revolver_interest_usd",
-                  "revolver_fees_usd")
+                  "revolver_fees_usd", "notes_coupons_usd")
 
 
 def tracked(instance: Instance) -> bool:

@@ -12,7 +12,8 @@ from models.plan import Plan
 from optimizer.extract import PlanResult
 from optimizer.output_dir import OutputClaim, check_output, resolve_file
 
-PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv")
+PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv",
+              "debt_monthly.csv")
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
 OWNED_FILES = (*PLAN_FILES, RUN_FILE)
@@ -31,9 +32,11 @@ def plan_files(result: PlanResult, run_info: dict[str, Any]) -> dict[str, str]:
         "cashflow_monthly.csv": _csv_text(result.cashflow_monthly),
         "leases.csv": _csv_text(result.leases),
     }
-    fleet = getattr(result, "fleet_monthly", None)  # issue 13's table, where the plan has one
-    if fleet is not None:
-        files["fleet_monthly.csv"] = _csv_text(fleet)
+    # Tables only some plans have: the fleet (issue 13) and the debt instruments (issue 14).
+    for name in ("fleet_monthly", "debt_monthly"):
+        table = getattr(result, name, None)
+        if table is not None:
+            files[f"{name}.csv"] = _csv_text(table)
     files[RUN_FILE] = json.dumps(run_info, indent=2, sort_keys=True) + "\n"
     return files
 

@@ -143,6 +143,14 @@ def _print_fleet(console: Console, plan, kpi) -> None:
     shown = [f"{name} {usd(value)}" for name, value in parts if value]
     if shown:
         console.print(" | ".join(shown))
+    financing = [f"notes {n.program} {usd(sum(n.issued_usd))} (first {months[t]})"
+                 for n in plan.decisions.notes
+                 for t in [next((i for i, x in enumerate(n.issued_usd) if x > 0.005), None)] if t is not None]
+    financing += [f"{name} {usd(value)}" for name, value in (("equity raised", kpi.equity_raised_usd),
+                                                             ("dilution cost (PV)", kpi.dilution_cost_usd))
+                  if value]
+    if financing:
+        console.print("financing: " + " | ".join(financing), highlight=False)
 
 
 def print_comparison(console: Console, comparison, name_a: str, name_b: str) -> None:

@@ -495,7 +495,8 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
             f"scenario {scenario}: the minimum cash of ${floor:,.0f} (finance.minimum_cash_usd) "
             f"cannot be held at the end of {calendar.label(first_t)} and {len(short) - 1} later "
             f"month(s); the worst shortfall is ${worst:,.0f} in {calendar.label(worst_t)}. Lower "
-            "the floor, add starting cash or a revolver, or allow selling the BTC treasury."
+            "the floor, add starting cash or a revolver, allow selling the BTC treasury, or offer "
+            "refinancing (finance.notes_programs) or equity (finance.equity_issuance)."
         )
     return reasons or ["no plan satisfies every rule, but relaxing the liquidity floor alone "
                        "does not explain why"]

@@ -13,6 +13,7 @@ from optimizer.formulation.ai_phases import add_ai_phases
 from optimizer.formulation.context import BuildContext, make_context
 from optimizer.formulation.finance import add_finance
 from optimizer.formulation.financing.covenant import add_income
+from optimizer.formulation.financing.notes import add_notes
 from optimizer.formulation.financing.taxes import add_taxes
 from optimizer.formulation.fleet import add_fleet
 from optimizer.formulation.knobs import Knobs, structure_signature
@@ -20,8 +21,8 @@ from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
 
-STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_taxes, add_finance, add_income,
-          add_objective)
+STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_taxes, add_finance,
+          add_income, add_objective)
 
 
 @dataclass

@@ -89,6 +89,9 @@ class BuildContext:
     terminal_taxable: Ledger = field(default_factory=Ledger)
     # key w: PV at the end of T-1 of the depreciation still to come after the horizon
     terminal_depreciation: Ledger = field(default_factory=Ledger)
+    # key (t, w): model units of value (not cash) given up in month t, discounted at its own
+    # month: equity issuance's cost, conversions of convertible notes.
+    value: Ledger = field(default_factory=Ledger)
     tie_break: list[Term] = field(default_factory=list)  # objective terms, model units
 
     @cached_property

@@ -96,6 +96,10 @@ def empty_metrics(instance: Instance) -> dict[str, Any]:
             out[f"fleet_mw_sold.{gen.id}"] = None
     if any(s.curtailment is not None for s in instance.sites):
         out["curtailment_credits_usd"] = None
+    for program in instance.finance.notes_programs:
+        out[f"notes_issued_usd.{program.id}"] = None
+    if instance.finance.equity_issuance is not None:
+        out["equity_raised_usd"] = None
     return out
 
 
@@ -123,6 +127,10 @@ def row_from_plan(point_id: str, params: dict[str, Any], instance: Instance, pla
         metrics[f"fleet_mw_sold.{fleet.generation}"] = round(float(sum(fleet.sold_mw)), 6)
     if "curtailment_credits_usd" in metrics:
         metrics["curtailment_credits_usd"] = kpis.curtailment_credits_usd
+    for notes in plan.decisions.notes:
+        metrics[f"notes_issued_usd.{notes.program}"] = round(float(sum(notes.issued_usd)), 2)
+    if "equity_raised_usd" in metrics:
+        metrics["equity_raised_usd"] = kpis.equity_raised_usd
     status = "optimal" if plan.solver.status in ("optimal", "gap_limit") else "time_limit"
     return ResultRow(
         point_id=point_id, params=dict(params), status=status, npv_usd=plan.npv_usd,

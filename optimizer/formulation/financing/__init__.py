@@ -1,1 +1,2 @@
-"""Financing decisions and the rules on them (issue 14), one module per instrument family."""
+"""Financing decisions (issue 14), one module per instrument family, each posting to the
+cash, value and terminal ledgers of the BuildContext."""
