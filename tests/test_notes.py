@@ -419,3 +419,24 @@ def test_debt_table_agrees_with_the_independent_audit_on_every_instrument():
     assert line("notes", "balance_usd") == pytest.approx(audit("notes_balance_usd", 1.0), abs=0.02)
     assert line("existing", "principal_usd") == pytest.approx(audit("existing_debt_repayments_usd"), abs=0.02)
     assert line("existing", "balance_usd") == pytest.approx(audit("existing_debt_balance_usd", 1.0), abs=0.02)
+
+
+def test_note_coupons_are_interest_for_taxes():
+    """With taxes at 25 % the bridged instance (its note's tenor 24 months, past the horizon)
+    still issues a note in month 2 (the shortfall only grows by the tax on the mining
+    income). Its coupons are interest: each month's
+    interest accrued is exactly the coupon paid (the 2027-03 bullet carries no coupon), and
+    taxable income = EBITDA - that interest (no depreciation: the fleet's basis is 0). The
+    audit recomputes the taxes from the instance and decisions alone; had the model left the
+    coupons out of taxable income, its taxes would be higher than the audit's and the audit,
+    which every solve runs, would fail."""
+    data = bridged(taxes={"rate_pct": 25.0})
+    data["finance"]["notes_programs"][0]["tenor_months"] = 24  # a 6-month note cannot be repaid after tax
+    outcome = solve_audited(data)
+    cashflow = outcome.result.cashflow_monthly
+    coupons = column(cashflow, "notes_coupons_usd")
+    assert min(coupons) < -1.0, "the plan issues a note, so it pays coupons"
+    assert column(cashflow, "interest_accrued_usd") == pytest.approx([-c for c in coupons], abs=1e-6)
+    ebitda, taxable = column(cashflow, "ebitda_usd"), column(cashflow, "taxable_income_usd")
+    assert taxable == pytest.approx([e + c for e, c in zip(ebitda, coupons, strict=True)], abs=1e-6)
+    assert outcome.result.plan.kpis[0].taxes_paid_usd > 0.0
