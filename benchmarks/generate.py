@@ -54,6 +54,7 @@ class Size:
     scenarios: int = 1
     seed: int = 0
     time_limit_seconds: float = 60.0
+    purchases: bool = False  # issue 13: every generation can be bought and sold, plus an S23
 
     def describe(self) -> str:
         return (f"{self.sites} sites x {self.months} months, ~{self.phases_per_site:g} phases/site, "
@@ -178,6 +179,8 @@ def generate_instance(size: Size) -> dict:
         sites.append(site)
 
     fleet = _fleet(rng, size.generations, mining_halls)
+    if size.purchases:
+        fleet = _with_purchases(fleet, random.Random(f"capalloc-bench-purchases:{size.seed}"))
     scenarios = _scenarios(rng, size.scenarios)
 
     # Finance in proportion to the portfolio (CleanSpark: ~1.6 GW, $458M cash, 13.5k BTC,
@@ -270,6 +273,22 @@ def _fleet(rng: random.Random, generations: int, halls: dict[str, float]) -> lis
             "salvage_usd_per_mw": round(rng.uniform(0.0, 50000.0), -3),
         })
     return fleet
+
+
+def _with_purchases(fleet: list[dict], rng: random.Random) -> list[dict]:
+    """Issue 13 on top of a generated fleet (its own random stream, so the rest of the instance
+    is the one without purchases): DOMAIN's $10-30/TH new, resale falling 30 %/yr, lead 2-4
+    months, 30 % deposit, 50 MW a month; and an S23 Hydro not owned at the start."""
+    out = []
+    for gen in [*fleet, {"id": "s23new", "installed_mw": 0.0, "efficiency_j_per_th": 9.6,
+                         "move_cost_usd_per_mw": 25000.0}]:
+        price = round(rng.uniform(10.0, 30.0), 1)
+        out.append({**gen, "resale_usd_per_th": {"start_value": round(price * 0.4, 1),
+                                                 "growth_pct_per_year": -30.0},
+                    "purchase": {"price_usd_per_th": {"start_value": price, "growth_pct_per_year": -10.0},
+                                 "delivery_lead_months": rng.randint(2, 4), "deposit_pct": 30.0,
+                                 "max_mw_per_month": 50.0}})
+    return out
 
 
 def _scenarios(rng: random.Random, count: int) -> list[dict]:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from models.common import Identifier, Month, Series, Strict
+from models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
 from models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
 from models.ranges import (
     BLOCKS_PER_DAY,
@@ -87,6 +88,13 @@ class AIPhase(Strict):
         0.0, ge=0, le=20, description="Rent step-up on every anniversary of the rent start, %."
     )
     term_months: int = Field(ge=1, le=600, description="Lease term from the rent start, months.")
+    tax_life_months: int = Field(
+        180, ge=1, le=600,
+        description=(
+            "Months over which the phase's capex is depreciated straight-line for taxes from its "
+            "rent start (default 180: 15 years). Used only when finance.taxes is set."
+        ),
+    )
     opex_usd_per_mw_month: UsdPerMwMonth = Field(
         0.0,
         description=(
@@ -303,6 +311,20 @@ class FleetGeneration(Strict):
     purchase: Purchase | None = Field(
         None, description="Terms on which more of this generation can be ordered (default: none)."
     )
+    tax_life_months: int = Field(
+        36, ge=1, le=240,
+        description=(
+            "Months over which machines bought are depreciated straight-line for taxes from their "
+            "delivery (default 36: 3 years). Used only when finance.taxes is set."
+        ),
+    )
+    starting_tax_basis_usd: Usd = Field(
+        0.0,
+        description=(
+            "Undepreciated tax basis of the installed machines at the start, USD, depreciated "
+            "straight-line over tax_life_months from the first month (default 0: fully written off)."
+        ),
+    )
     resale_usd_per_th: Annotated[Series, USD_PER_TH] | None = Field(
         None,
         description=(
@@ -337,6 +359,13 @@ class MarketScenario(Strict):
         description=(
             "Hashprice given directly, USD per PH/s per day; when set it replaces the hashprice "
             "implied by BTC price, subsidy, fees and network hashrate (those still value BTC)."
+        ),
+    )
+    share_price_usd: Annotated[Series, USD_PER_SHARE] | None = Field(
+        None,
+        description=(
+            "The company's share price, USD per share; decides whether convertible notes convert "
+            "at maturity. Required where a conversion price is given."
         ),
     )
 
@@ -385,7 +414,7 @@ class Market(Strict):
     @classmethod
     def _single_base_scenario(cls, data: Any) -> Any:
         if isinstance(data, dict) and "scenarios" not in data:
-            keys = ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block")
+            keys = ("btc_price_usd", "network_hashrate_ehs", "fees_btc_per_block", "share_price_usd")
             if any(k in data for k in keys):
                 data = dict(data)
                 scenario = {"name": "base", "probability": 1.0}
@@ -405,6 +434,14 @@ class ExistingDebt(Strict):
         0.0, ge=0, le=50, description="Annual coupon on the principal, paid monthly, %."
     )
     maturity_month: Month = Field(description="Month (YYYY-MM) whose end repays the principal.")
+    conversion_price_usd: ConversionPrice | None = Field(
+        None,
+        description=(
+            "Share price at or above which the note converts into shares at maturity instead of "
+            "being repaid, USD per share (requires market.scenarios[*].share_price_usd). "
+            "Default: always repaid in cash."
+        ),
+    )
 
 
 class Revolver(Strict):
@@ -451,6 +488,34 @@ class BtcLoan(Strict):
     )
 
 
+class Taxes(Strict):
+    """Income tax with losses carried forward (DESIGN.md, "Timing and accounting": Taxes)."""
+
+    rate_pct: float = Field(
+        0.0, ge=0, le=100,
+        description=(
+            "Tax rate on taxable income (EBITDA - interest - depreciation), %. Cumulative tax paid "
+            "through a month = rate x the largest cumulative taxable income so far (not below 0): "
+            "losses carry forward without limit, never back. 0 = no taxes."
+        ),
+    )
+
+
+class Covenant(Strict):
+    """A corporate debt-service coverage covenant (DESIGN.md: Covenant)."""
+
+    min_dscr: float = Field(
+        ge=0.1, le=10,
+        description="Least trailing-12-month EBITDA / trailing-12-month debt service, x (DOMAIN: 1.20-1.25).",
+    )
+    from_month: Month = Field(
+        description=(
+            "First month (YYYY-MM) the covenant is tested; months before the 12th of the plan "
+            "use the months available."
+        ),
+    )
+
+
 class Finance(Strict):
     """Balance sheet at the start and the financing instruments."""
 
@@ -474,6 +539,18 @@ class Finance(Strict):
     )
     btc_loan: BtcLoan | None = Field(
         None, description="A BTC-backed loan facility the plan may draw against pledged BTC, if any."
+    )
+    taxes: Taxes | None = Field(
+        None, description="Income taxes with loss carry-forward (default none)."
+    )
+    covenant: Covenant | None = Field(
+        None, description="A DSCR covenant tested monthly on trailing 12 months (default none)."
+    )
+    notes_programs: list[NotesProgram] = Field(
+        default_factory=list, description="New notes the plan may issue (default: none)."
+    )
+    equity_issuance: EquityIssuance | None = Field(
+        None, description="Shares the plan may issue for cash (default: off)."
     )
 
 

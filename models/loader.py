@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
 from models.highs_options import highs_option_problem
 from models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
+from models.loader_notes import notes_problems
 from models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
 from models.reading import (
     MAX_CSV_BYTES,
@@ -272,6 +273,7 @@ def _semantic_problems(instance: Instance, market_shorthand: bool = False) -> li
     problems.extend(_series_coverage(instance, market_shorthand))
     problems.extend(_mining_investment_problems(instance))
     problems.extend(_highs_option_problems(instance))
+    problems.extend(Problem(*found) for found in notes_problems(instance, market_shorthand))
     return problems
 
 
@@ -317,6 +319,10 @@ def _mining_investment_problems(instance: Instance) -> list[Problem]:
                                     f"is {purchase.delivery_lead_months} months: no order could be "
                                     f"delivered inside the {instance.horizon_months}-month horizon",
                                     "shorten the lead or lengthen the horizon"))
+    covenant = instance.finance.covenant
+    if covenant is not None and month_ordinal(covenant.from_month) > end:
+        problems.append(Problem("finance.covenant.from_month", "falls after the horizon",
+                                f"use a month up to {ordinal_to_month(end)}"))
     return problems
 
 
@@ -371,6 +377,9 @@ def _series_coverage(instance: Instance, market_shorthand: bool = False) -> list
             check(f"{where}.btc_price_usd", sc.btc_price_usd, POSITIVE_USD_PER_BTC)
         elif len(problems) == before:
             problems.extend(_hashprice_problems(instance, sc, where))
+        if sc.share_price_usd is not None:
+            check(f"{where}.share_price_usd", sc.share_price_usd,
+                  field_range(MarketScenario, "share_price_usd"))
     return problems
 
 

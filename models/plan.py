@@ -81,6 +81,13 @@ class FinanceDecision(PlanModel):
     )
 
 
+class NotesDecision(PlanModel):
+    """New notes issued under one program (common to every scenario)."""
+
+    program: str = Field(description="Notes program id (finance.notes_programs).")
+    issued_usd: list[float] = Field(description="Principal issued at the end of each month, USD.")
+
+
 class Decisions(PlanModel):
     signings: list[Signing]
     mining: list[MiningDecision]
@@ -89,6 +96,11 @@ class Decisions(PlanModel):
         default_factory=list, description="Generations that can be bought or sold."
     )
     halls: list[HallDecision] = Field(default_factory=list, description="Sites that may build mining halls.")
+    notes: list[NotesDecision] = Field(default_factory=list, description="Notes programs offered.")
+    equity_issued_usd: list[float] = Field(
+        default_factory=list,
+        description="Cash raised by issuing shares in each month, USD (empty where equity is not offered).",
+    )
 
 
 class ScenarioKpis(PlanModel):
@@ -96,7 +108,12 @@ class ScenarioKpis(PlanModel):
 
     scenario: str
     probability: float
-    npv_usd: float = Field(description="Discounted distributions plus discounted terminal value.")
+    npv_usd: float = Field(
+        description=(
+            "Discounted distributions plus discounted terminal value, less the value given to new "
+            "holders (dilution_cost_usd)."
+        )
+    )
     distributions_pv_usd: float
     terminal_value_usd: float = Field(description="Terminal value at the end of the last month.")
     minimum_cash_usd: float
@@ -113,6 +130,24 @@ class ScenarioKpis(PlanModel):
     btc_loan_peak_usd: float = Field(0.0, description="Largest BTC-backed loan balance at a month end, USD.")
     btc_loan_interest_usd: float = Field(0.0, description="Interest paid on the BTC-backed loan, USD.")
     btc_pledged_peak_btc: float = Field(0.0, description="Most BTC pledged to the loan at a month's end.")
+    taxes_paid_usd: float = Field(0.0, description="Income taxes paid over the horizon, USD.")
+    interest_cover_x: float | None = Field(
+        None,
+        description="EBITDA / interest accrued over the horizon (with taxes or a covenant, and interest).",
+    )
+    minimum_covenant_headroom_usd: float | None = Field(
+        None,
+        description="Smallest trailing-12-month EBITDA - DSCR x debt service over the tested months, USD.",
+    )
+    notes_issued_usd: float = Field(0.0, description="Principal of new notes issued, USD.")
+    equity_raised_usd: float = Field(0.0, description="Cash raised by issuing shares, USD.")
+    dilution_cost_usd: float = Field(
+        0.0,
+        description=(
+            "Present value given to new shareholders: equity raised x (1 + discount) and "
+            "conversions (principal x share price / conversion price), each at its month, USD."
+        ),
+    )
     ai_mw_online_by_year: dict[str, float] = Field(
         description="Critical-IT MW earning rent in December (or the last month) of each year."
     )
@@ -126,8 +161,9 @@ class SolverStats(PlanModel):
 
     solver: str = "highs"
     solver_version: str
-    status: Literal["optimal", "time_limit_with_plan", "gap_limit"] = Field(
-        description="optimal: gap within mip_rel_gap; time_limit_with_plan: stopped with a plan."
+    status: Literal["optimal", "time_limit_with_plan", "gap_limit", "interrupted"] = Field(
+        description="optimal: gap within mip_rel_gap; time_limit_with_plan: stopped with a plan; "
+        "interrupted: stopped by Ctrl-C with a plan (its gap says how far from the bound)."
     )
     termination: str
     objective_usd: float

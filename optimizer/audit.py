@@ -37,6 +37,8 @@ from optimizer.audit_fleet import (
     halls_frame,
     hashrate_path,
 )
+from optimizer.audit_notes import FLOWS as NOTES_FLOWS
+from optimizer.audit_notes import notes_frame
 from optimizer.audit_rules import (
     BTC_TOL,
     MW_TOL,
@@ -47,6 +49,7 @@ from optimizer.audit_rules import (
     check_mining_and_power,
     check_signings,
 )
+from optimizer.audit_taxes import check_covenant, income_lines, terminal_taxes
 from optimizer.calendar import Calendar
 from optimizer.economics import (
     PhaseSchedule,
@@ -64,7 +67,7 @@ SOLVER_BTC_PER_MONTH = 1e-7
 MAX_MESSAGES = 50
 KEYS = ["scenario", "t"]
 PHASE_FLOWS = ("rent_cash", "prepayment", "opex", "capex", "debt_draw", "debt_interest",
-               "debt_principal", "debt_balance_end")
+               "debt_principal", "debt_balance_end", "debt_interest_capitalized")
 
 
 @dataclass
@@ -123,16 +126,21 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
         loan_decisions(instance, calendar, plan, violations), on=KEYS)
     extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
         halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
-    monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra)
+    monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra,
+                          notes_frame(instance, calendar, plan, violations))
+    monthly = income_lines(instance, calendar, monthly, signed, schedules, fleet)
+    violations += check_covenant(instance, calendar, monthly)
     violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
                                          fleet)
     violations += check_finance(instance, monthly) + check_btc_loans(instance, monthly)
 
     terminal = _terminal(instance, calendar, monthly, mining, signed, schedules, fleet)
+    terminal = terminal_taxes(instance, calendar, terminal, signed, schedules, fleet)
     scenario_npv: dict[str, float] = {}
     for scenario in instance.market.scenarios:
         lines = monthly[monthly["scenario"] == scenario.name]
-        distributions = float((-lines["distributions_usd"] * lines["discount_factor"]).sum())
+        distributions = float(((-lines["distributions_usd"] - lines["dilution_value_usd"])
+                               * lines["discount_factor"]).sum())
         last_factor = calendar.discount_factors[T - 1]
         scenario_npv[scenario.name] = distributions + last_factor * terminal[scenario.name]["total_usd"]
     npv = sum(s.probability * scenario_npv[s.name] for s in instance.market.scenarios)
@@ -369,7 +377,8 @@ def _existing_debts(instance: Instance, calendar: Calendar) -> pd.DataFrame:
 
 
 def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mining: pd.DataFrame,
-                phases: pd.DataFrame, decisions: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+                phases: pd.DataFrame, decisions: pd.DataFrame, extra: pd.DataFrame,
+                notes: pd.DataFrame) -> pd.DataFrame:
     """Per scenario and month: every cash line (outflows negative), cash and BTC balances."""
     finance = instance.finance
     frame = market[[*KEYS, "month", "btc_price_usd", "discount_factor"]].merge(decisions, on=KEYS)
@@ -378,7 +387,7 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     frame = frame.merge(mining.groupby(KEYS, as_index=False)[summed].sum(), on=KEYS, how="left")
     flows = phases.groupby("t", as_index=False)[list(PHASE_FLOWS)].sum()
     frame = frame.merge(flows, on="t", how="left").merge(_existing_debts(instance, calendar), on="t")
-    frame = frame.merge(extra, on="t", how="left")
+    frame = frame.merge(extra, on="t", how="left").merge(notes, on=KEYS, how="left")
     frame[summed + list(PHASE_FLOWS)] = frame[summed + list(PHASE_FLOWS)].astype(float).fillna(0.0)
     revolver = finance.revolver
     rate = revolver.rate_pct_per_year / 1200.0 if revolver else 0.0
@@ -405,7 +414,8 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         "project_debt_interest_usd": -frame["debt_interest"],
         "project_debt_principal_usd": -frame["debt_principal"],
         "existing_debt_coupons_usd": -frame["coupons"],
-        "existing_debt_repayments_usd": -frame["repaid"],
+        "existing_debt_repayments_usd": -(frame["repaid"] - frame["existing_debt_converted_usd"]),
+        **{name: frame[name] for name in NOTES_FLOWS},
         "revolver_draws_usd": balance - before, "revolver_interest_usd": -rate * before,
         "revolver_fees_usd": -fee * (limit - before),
         "distributions_usd": -frame["distributions_usd"],
@@ -415,7 +425,8 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     net = lines[flow_columns].sum(axis=1)
     # Rounding of the plan's numbers and HiGHS's tolerance, carried like cash is.
     slack = (frame["rounding_usd"] + 0.01 * (3.0 + rate) + BTC_TOL * frame["btc_price_usd"]
-             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + loan_rounding_usd(instance))
+             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + frame["notes_rounding_usd"]
+             + loan_rounding_usd(instance))
     cash_rate = finance.cash_interest_pct_per_year / 1200.0
     n = len(lines)
     interest, cash, tolerance = [0.0] * n, [0.0] * n, [0.0] * n
@@ -436,7 +447,11 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     lines["btc_tolerance_btc"] = BTC_TOL + (
         frame["rounding_btc"] + BTC_TOL + SOLVER_BTC_PER_MONTH).groupby(frame["scenario"]).cumsum()
     lines["project_debt_balance_usd"] = frame["debt_balance_end"]
+    # Not cash (added to the balance), so after the cash sums; interest for taxes (audit_taxes).
+    lines["project_debt_interest_capitalized_usd"] = -frame["debt_interest_capitalized"]
     lines["existing_debt_balance_usd"] = frame["balance"]
+    lines["notes_balance_usd"] = frame["notes_balance_usd"]
+    lines["dilution_value_usd"] = frame["dilution_value_usd"]
     lines["revolver_balance_usd"] = balance
     lines["btc_loan_balance_usd"] = frame["btc_loan_balance_usd"]
     lines["btc_pledged_btc"] = frame["btc_pledged_btc"]
@@ -471,6 +486,7 @@ def _terminal(instance: Instance, calendar: Calendar, monthly: pd.DataFrame, min
             "existing_debt_usd": -float(last["existing_debt_balance_usd"]),
             "revolver_usd": -float(last["revolver_balance_usd"]),
             "btc_loan_usd": -float(last["btc_loan_balance_usd"]),
+            "notes_usd": -float(last["notes_balance_usd"]),
         }
         parts["total_usd"] = sum(parts.values())
         out[scenario.name] = parts

@@ -1,8 +1,10 @@
 """The `capalloc` command line.
 
 Exit codes: 0 plan found within the gap (or a time-limited plan, marked with its gap),
-1 a check failed (audit, compare, regress), 2 invalid input, 3 infeasible, 4 time limit
-without a plan, 5 internal disagreement between solver and audit.
+1 a check failed (audit, compare, regress) or an unexpected internal error (one line, the
+trace saved under the temp folder), 2 invalid input or an output folder capalloc may not
+write, 3 infeasible, 4 time limit without a plan, 5 internal disagreement between solver and
+audit, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +25,8 @@ from models.loader import InstanceError, load_instance
 from models.reading import printable
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_AUDIT = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 1
 
 app = typer.Typer(
     name="capalloc",
@@ -43,6 +49,16 @@ def _user_text(text: object) -> str:
 def _fail(code: int, message: str) -> typer.Exit:
     err_console.print(message, markup=False, highlight=False)
     return typer.Exit(code)
+
+
+_announced: list[str] = []  # an "interrupted" line already printed by a command
+
+
+def _interrupted(message: str) -> typer.Exit:
+    """Ctrl-C: say what was kept, exit 130."""
+    _announced.append(message)
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # one line, whole paths
+    return typer.Exit(EXIT_INTERRUPTED)
 
 
 def _instance_problems(error: InstanceError, what: str = "instance") -> typer.Exit:
@@ -107,6 +123,9 @@ def solve(
         Path | None, typer.Option(help="Also write the exact model handed to HiGHS (.mps/.lp).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace a plan directory written by an older capalloc (without its "
+        ".capalloc marker); never a folder holding anything else.")] = False,
 ) -> None:
     """Solve an instance and write its plan directory (default: plans/<instance name>)."""
     try:
@@ -115,7 +134,8 @@ def solve(
         raise _instance_problems(error) from None
     _print_notes(instance)
     # Pyomo and HiGHS take a second to import: only once the input is known to be good.
-    from optimizer.pipeline import AuditDisagreement, solve_file
+    from optimizer.output_dir import InterruptedAfterWrite, OutputDirError
+    from optimizer.pipeline import AuditDisagreement, PlanInterrupted, solve_file
     from optimizer.report import ProgressDisplay, print_summary
     from optimizer.solve import InfeasibleError, NoPlanError
 
@@ -135,8 +155,22 @@ def solve(
         outcome = solve_file(
             file, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
             progress=display.update if display else None,
-            write_model=str(write_model) if write_model else None, instance=instance,
+            write_model=str(write_model) if write_model else None, instance=instance, force=force,
         )
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"-o {error}") from None
+    except PlanInterrupted as error:
+        if display:
+            display.stop()
+        print_summary(console, error.outcome)
+        gap = error.outcome.result.plan.solver.gap_pct
+        distance = "an unknown distance" if gap is None else f"{gap:.3g} %"
+        raise _interrupted(f"interrupted: HiGHS was stopped with a plan {distance} from its bound; "
+                           f"written to {out_dir} and marked interrupted in plan.json") from None
+    except InterruptedAfterWrite:
+        raise _interrupted(f"interrupted: the plan was written to {out_dir} first") from None
+    except KeyboardInterrupt:
+        raise _interrupted(f"interrupted: no plan written ({out_dir} left as it was)") from None
     except InfeasibleError as error:
         err_console.print("[bold red]infeasible[/]: no plan satisfies every rule.")
         for reason in error.reasons:
@@ -187,6 +221,7 @@ def regress(
     ] = None,
 ) -> None:
     """Solve every instance in a folder and hold each plan to its golden plan."""
+    from optimizer.output_dir import OutputDirError
     from optimizer.regress import regress as run_regress
     from optimizer.solve import InfeasibleError, NoPlanError
 
@@ -209,6 +244,8 @@ def regress(
         raise _instance_problems(error) from None
     except (InfeasibleError, NoPlanError) as error:
         raise _fail(EXIT_CHECK_FAILED, f"regression solve failed: {error}") from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"--golden {error}") from None
     failed = [r for r in results if r.status == "fail"]
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     raise typer.Exit(EXIT_CHECK_FAILED if failed else EXIT_OK)
@@ -282,6 +319,7 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Solve every point of a sensitivity sweep (grid, oat, lhs, random); write results and charts."""
+    from optimizer.output_dir import OutputDirError
     from optimizer.sweep.charts import print_summary
     from optimizer.sweep.runner import SweepAborted, run_sweep
     from optimizer.sweep.store import ResultStore
@@ -296,11 +334,12 @@ def sweep(
     except SweepAborted as error:
         raise _fail(EXIT_CHECK_FAILED, f"sweep stopped: {error}; finished points are kept, "
                     "rerun with --resume") from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"-o {error}") from None
     finished = run.done_before + run.solved_now
     if run.interrupted:
-        err_console.print(f"interrupted: {finished} of {run.total} point(s) finished and kept in "
-                          f"{out}; rerun with --resume to continue", markup=False, highlight=False)
-        raise typer.Exit(130)
+        raise _interrupted(f"interrupted: {finished} of {run.total} point(s) finished and kept in "
+                           f"{out}; rerun with --resume to continue")
     if not quiet:
         from models.loader import load_instance as _load
 
@@ -355,14 +394,45 @@ def breakeven(
         f"{len(result.steps)} solves", markup=False, highlight=False)
 
 
+def _save_trace(error: BaseException) -> Path | None:
+    """The full trace, in a new file under the temp folder (never the user's folders)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="capalloc-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"capalloc {' '.join(sys.argv[1:])}\n\n")
+            handle.write("".join(traceback.format_exception(error)))
+        return Path(name)
+    except OSError:
+        return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    printable = "".join(ch if ch.isprintable() else "?" for ch in flat)
+    return printable if len(printable) <= limit else printable[: limit - 3] + "..."
+
+
 def main() -> None:
     # HiGHS and Pyomo write to the process's file descriptors; keep a handle on the terminal.
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     try:
         app()
+    except SystemExit as done:
+        # typer turns Ctrl-C into a silent exit 130; say so unless the command already did.
+        if done.code == EXIT_INTERRUPTED and not _announced:
+            err_console.print("interrupted", markup=False, highlight=False)
+        raise
     except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+        err_console.print("interrupted", markup=False, highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:  # the top-level guard: one line, the trace kept for a report
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "capalloc")
+        saved = _save_trace(error)
+        where = f"full trace saved to {saved}" if saved else "the trace could not be saved"
+        err_console.print(
+            f"internal error in capalloc {command}: {_one_line(f'{type(error).__name__}: {error}')} "
+            f"({where}; please report it)", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

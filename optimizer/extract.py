@@ -21,12 +21,14 @@ from models.plan import (
 )
 from optimizer import __version__
 from optimizer.economics import existing_debt_schedule, lease_rent, th_per_mw
+from optimizer.extract_notes import NOTES_LINES, debt_table, existing_converted, notes_decisions, notes_lines
 from optimizer.formulation.ai_phases import PhaseWindow
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
-from optimizer.formulation.financing.btc_loans import btc_loan_values
+from optimizer.formulation.financing.btc_loans import btc_loan_debt_rows, btc_loan_values
 from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
 from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
+from optimizer.income_table import add_income_columns, income_kpis
 from optimizer.solve import SolverRun
 from optimizer.versions import provenance_versions
 
@@ -40,6 +42,7 @@ class PlanResult:
     cashflow_monthly: pd.DataFrame
     leases: pd.DataFrame
     fleet_monthly: pd.DataFrame | None = None
+    debt_monthly: pd.DataFrame | None = None
 
 
 def _clean(value: float, digits: int) -> float:
@@ -126,19 +129,24 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
                      online_mw=[_clean(x, 6) for x in v["online"]])
         for s, v in halls.items()
     ]
+    notes, equity = notes_decisions(model, ctx)
     decisions = Decisions(signings=signings, mining=mining, finance=finance_decisions,
-                          fleet=fleet_decisions, halls=hall_decisions)
+                          fleet=fleet_decisions, halls=hall_decisions, notes=notes,
+                          equity_issued_usd=equity)
 
     sites_monthly = _sites_table(ctx, model, signed_at, pairs, halls)
-    cashflow = _cashflow_table(ctx, model, signed_at, fleet, halls)
+    notes_by_scenario = {w: notes_lines(instance, calendar, notes, equity, w) for w in ctx.scenario_names}
+    cashflow = add_income_columns(ctx, model, _cashflow_table(ctx, model, signed_at, fleet, halls,
+                                                              notes_by_scenario))
     fleet_monthly = _fleet_table(ctx, model, pairs, fleet)
-    kpis = [_kpis(ctx, model, cashflow, sites_monthly, i) for i in range(len(ctx.scenarios))]
+    kpis = [_kpis(ctx, model, cashflow, sites_monthly, i, notes_by_scenario)
+            for i in range(len(ctx.scenarios))]
     npv = _clean(pyo.value(model.npv_without_tie_break) * USD_PER_MODEL_UNIT, 2)
     tie_break = (pyo.value(model.npv) - pyo.value(model.npv_without_tie_break)) * USD_PER_MODEL_UNIT
     settings = run.settings
     stats = SolverStats(
         solver_version=run.highs_version,
-        status="optimal" if run.optimal else "time_limit_with_plan",
+        status="optimal" if run.optimal else "interrupted" if run.interrupted else "time_limit_with_plan",
         termination=run.termination,
         objective_usd=npv,
         dual_bound_usd=_clean(run.bound_usd - tie_break, 2) if run.bound_usd is not None else None,
@@ -154,7 +162,8 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     plan = Plan(provenance=provenance, months=labels, solver=stats, kpis=kpis, npv_usd=npv,
                 decisions=decisions)
     leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
-    return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly)
+    return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly,
+                      debt_table(ctx, model, signed_at, notes, btc_loan_debt_rows(model, ctx)))
 
 
 def _fleet_table(ctx: BuildContext, model, pairs, fleet) -> pd.DataFrame:
@@ -255,7 +264,7 @@ def _sites_table(ctx: BuildContext, model, signed_at, pairs, halls) -> pd.DataFr
     return _rounded(pd.DataFrame(rows))
 
 
-def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.DataFrame:
+def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls, notes_by_scenario) -> pd.DataFrame:
     instance, calendar = ctx.instance, ctx.calendar
     T = calendar.months
     finance = instance.finance
@@ -279,6 +288,8 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
         price = ctx.scenarios[w_index].btc_price_usd
         cash_before = finance.starting_cash_usd
         revolver_before = finance.revolver.drawn_at_start_usd if finance.revolver else 0.0
+        converted = {d.id for d in finance.existing_debts if existing_converted(instance, calendar, d, w)}
+        notes = notes_by_scenario[w]
         for t in range(T):
             line = {"scenario": w, "month": calendar.labels[t], "cash_start_usd": cash_before}
             sold = pyo.value(model.btc_sold[t, w])
@@ -321,7 +332,8 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
             line["project_debt_interest_usd"] = -parts["debt_interest"]
             line["project_debt_principal_usd"] = -parts["debt_principal"]
             coupons = sum((rows_[0][t] for rows_ in debt_rows.values()), 0.0)
-            repaid = sum((rows_[1][t] for rows_ in debt_rows.values()), 0.0)
+            repaid = sum((rows_[1][t] for debt_id, rows_ in debt_rows.items() if debt_id not in converted),
+                         0.0)
             line["existing_debt_coupons_usd"] = -coupons
             line["existing_debt_repayments_usd"] = -repaid
             revolver = (pyo.value(model.revolver_balance[t, w]) * USD_PER_MODEL_UNIT
@@ -339,6 +351,8 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
                 loan_balance, loan_before = loans[w][0][t], loans[w][0][t - 1] if t else 0.0
                 line["btc_loan_draws_usd"] = loan_balance - loan_before
                 line["btc_loan_interest_usd"] = -finance.btc_loan.rate_pct_per_year / 1200.0 * loan_before
+            for name in NOTES_LINES:
+                line[name] = notes[name][t]
             line["cash_interest_usd"] = cash_rate * cash_before
             line["distributions_usd"] = -pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT
             cash = pyo.value(model.cash[t, w]) * USD_PER_MODEL_UNIT
@@ -357,9 +371,11 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls) -> pd.Dat
             if loans:
                 line["btc_loan_balance_usd"] = loan_balance
                 line["btc_pledged_btc"] = loans[w][1][t]
-            line["total_debt_usd"] = project_balance + revolver + loan_balance + sum(
-                sched[2][t] for sched in debt_rows.values()
-            )
+            line["notes_balance_usd"] = notes["notes_balance_usd"][t]
+            line["dilution_usd"] = notes["dilution_usd"][t]
+            line["total_debt_usd"] = (project_balance + revolver + loan_balance
+                                      + notes["notes_balance_usd"][t]
+                                      + sum(sched[2][t] for sched in debt_rows.values()))
             rows.append(line)
             cash_before, revolver_before = cash, revolver
     return _rounded(pd.DataFrame(rows))
@@ -384,7 +400,7 @@ def _btc_loan_kpis(flows: pd.DataFrame) -> dict[str, float]:
 
 
 def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
-          w_index: int) -> ScenarioKpis:
+          w_index: int, notes_by_scenario) -> ScenarioKpis:
     scenario = ctx.scenarios[w_index]
     w = scenario.name
     calendar = ctx.calendar
@@ -396,6 +412,7 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
     ) * USD_PER_MODEL_UNIT
     terminal = (sum(pyo.value(c) * pyo.value(v) for c, v in ctx.terminal.terms.get(w, []))
                 + ctx.terminal.constants.get(w, 0.0)) * USD_PER_MODEL_UNIT
+    dilution_pv = sum(f * v for f, v in zip(factors, notes_by_scenario[w]["dilution_usd"], strict=True))
     min_index = int(flows["cash_end_usd"].idxmin())
     peak_index = int(flows["total_debt_usd"].idxmax())
     ai_by_year, ehs_by_year = {}, {}
@@ -407,7 +424,7 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         ehs_by_year[str(year)] = _clean(in_year["hashrate_ehs"].sum() / len(periods), 6)
     return ScenarioKpis(
         scenario=w, probability=scenario.probability,
-        npv_usd=_clean(distributions_pv + factors[-1] * terminal, 2),
+        npv_usd=_clean(distributions_pv + factors[-1] * terminal - dilution_pv, 2),
         distributions_pv_usd=_clean(distributions_pv, 2),
         terminal_value_usd=_clean(terminal, 2),
         minimum_cash_usd=_clean(flows.loc[min_index, "cash_end_usd"], 2),
@@ -423,5 +440,9 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
         mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
         **_btc_loan_kpis(flows),
+        **income_kpis(flows),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
+        notes_issued_usd=_clean(flows["notes_issued_usd"].sum(), 2),
+        equity_raised_usd=_clean(flows["equity_issued_usd"].sum(), 2),
+        dilution_cost_usd=_clean(dilution_pv, 2),
     )

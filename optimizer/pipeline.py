@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,15 @@ class AuditDisagreement(Exception):
     """The independent audit does not confirm the solver's plan."""
 
 
+class PlanInterrupted(Exception):
+    """Ctrl-C stopped HiGHS after it had a plan: the plan (marked ``interrupted`` in plan.json,
+    with its gap) is in ``outcome`` and, when an output folder was given, written there."""
+
+    def __init__(self, outcome: SolveOutcome):
+        self.outcome = outcome
+        super().__init__("interrupted with a plan")
+
+
 def solve_instance(
     instance: Instance,
     *,
@@ -52,6 +62,8 @@ def solve_instance(
     built = build_model(instance)
     timings["build"] = time.perf_counter() - started
     run = run_highs(built, settings, progress=progress, write_model=write_model, timings=timings)
+    if run.interrupted and not run.has_solution:
+        raise KeyboardInterrupt  # stopped before HiGHS had any plan: nothing to keep
     if not run.has_solution:
         if run.termination in ("provenInfeasible", "infeasibleOrUnbounded"):
             raise InfeasibleError(explain_infeasibility(instance, settings))
@@ -83,10 +95,16 @@ def solve_file(
     write_model: str | None = None,
     audit: bool = True,
     instance: Instance | None = None,
+    force: bool = False,
 ) -> SolveOutcome:
     """The whole pipeline for one instance file; writes the plan directory if ``out_dir``.
-    ``instance``: the file already validated by the caller (not read a second time)."""
-    from optimizer.plan_io import write_plan_dir
+    ``instance``: the file already validated by the caller (not read a second time).
+
+    ``out_dir`` is claimed before the solve (optimizer.output_dir: OutputDirError when it may
+    not be written, ``force`` to replace a plan directory without capalloc's marker) and is
+    left as it was unless a plan is written. Ctrl-C during HiGHS with a plan: the plan is
+    written marked ``interrupted``, then PlanInterrupted; without one: KeyboardInterrupt."""
+    from optimizer.plan_io import claim_plan_dir, write_plan_dir
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -96,19 +114,23 @@ def solve_file(
     settings = SolveSettings.from_instance(
         instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads
     )
-    outcome = solve_instance(
-        instance, instance_sha256=sha, settings=settings, progress=progress,
-        write_model=write_model, audit=audit, timings=timings,
-    )
-    verdict = outcome.result.plan.audit
-    if verdict is not None and not verdict.passed:
-        raise AuditDisagreement(
-            f"the independent audit does not confirm the plan: {'; '.join(verdict.messages[:5])}"
+    claim = claim_plan_dir(out_dir, force=force) if out_dir is not None else contextlib.nullcontext()
+    with claim:
+        outcome = solve_instance(
+            instance, instance_sha256=sha, settings=settings, progress=progress,
+            write_model=write_model, audit=audit, timings=timings,
         )
-    if out_dir is not None:
-        started = time.perf_counter()
-        run_info = {"timings_seconds": {k: round(v, 4) for k, v in timings.items()},
-                    "highs_seconds": round(outcome.highs_seconds, 4)}
-        outcome.out_dir = write_plan_dir(outcome.result, out_dir, run_info)
-        timings["write"] = time.perf_counter() - started
+        verdict = outcome.result.plan.audit
+        if verdict is not None and not verdict.passed:
+            raise AuditDisagreement(
+                f"the independent audit does not confirm the plan: {'; '.join(verdict.messages[:5])}"
+            )
+        if out_dir is not None:
+            started = time.perf_counter()
+            run_info = {"timings_seconds": {k: round(v, 4) for k, v in timings.items()},
+                        "highs_seconds": round(outcome.highs_seconds, 4)}
+            outcome.out_dir = write_plan_dir(outcome.result, out_dir, run_info, claim=claim)
+            timings["write"] = time.perf_counter() - started
+    if outcome.result.plan.solver.status == "interrupted":
+        raise PlanInterrupted(outcome)
     return outcome

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.loader import instance_fingerprint, load_instance
-from optimizer.plan_io import PlanDirError, read_plan, write_plan_dir
+from optimizer.plan_io import PlanDirError, check_plan_dir, read_plan, write_plan_dir
 from optimizer.testing import plan_mismatches
 from optimizer.versions import version_notes
 
@@ -33,23 +33,33 @@ def regress(
 ) -> list[RegressionResult]:
     """Solve each instance; compare with ``golden_dir/<instance stem>/`` or (``update``) rewrite it.
 
+    ``update`` replaces golden plan directories only (marked or written by an older capalloc),
+    never a folder holding anything else (OutputDirError before the first solve).
     The default tolerance is the instance's own mip_rel_gap (a re-solve may legitimately land
     anywhere within the gap), at least 1e-6.
     """
     from optimizer.pipeline import solve_instance
     from optimizer.solve import SolveSettings
 
+    files = instance_files(instance_dir)
+    if update:  # every golden folder must be replaceable before the first solve
+        for file in files:
+            check_plan_dir(golden_dir / file.stem, force=True)
     results = []
-    for file in instance_files(instance_dir):
+    for file in files:
         instance = load_instance(file)
         outcome = solve_instance(
             instance, instance_sha256=instance_fingerprint(file),
             settings=SolveSettings.from_instance(instance),
         )
         plan = outcome.result.plan
+        if plan.solver.status == "interrupted":
+            raise KeyboardInterrupt  # a golden run cut short by Ctrl-C proves nothing
         target = golden_dir / file.stem
         if update:
-            write_plan_dir(outcome.result, target, {"note": "golden plan written by capalloc regress"})
+            # Golden plans written before the .capalloc marker are plan directories too.
+            write_plan_dir(outcome.result, target, {"note": "golden plan written by capalloc regress"},
+                           force=True)
             result = RegressionResult(file.name, "updated", plan.npv_usd, plan.npv_usd)
         else:
             tolerance = rel_tol if rel_tol is not None else max(1e-6, instance.solver.mip_rel_gap)

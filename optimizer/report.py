@@ -78,7 +78,8 @@ def print_summary(console: Console, outcome) -> None:
     stats = plan.solver
     kpi = plan.kpis[0]
     gap = f"{stats.gap_pct:.3f}%" if stats.gap_pct is not None else "-"
-    status = "[green]optimal[/]" if stats.status == "optimal" else "[yellow]time limit[/]"
+    status = {"optimal": "[green]optimal[/]", "interrupted": "[yellow]interrupted[/]"}.get(
+        stats.status, "[yellow]time limit[/]")
     console.print(
         f"[bold]{plan.provenance.instance_name}[/]: NPV [bold]{usd(plan.npv_usd)}[/]  "
         f"({status}, gap {gap}, HiGHS {outcome.highs_seconds:.1f} s, "
@@ -137,11 +138,20 @@ def _print_fleet(console: Console, plan, kpi) -> None:
     parts = [("ASIC purchases", kpi.fleet_purchases_usd), ("ASIC resale", kpi.fleet_resale_usd),
              ("curtailment credits", kpi.curtailment_credits_usd),
              ("fixed power charges", kpi.fixed_power_charges_usd),
-             ("mining halls", kpi.mining_hall_capex_usd),
+             ("mining halls", kpi.mining_hall_capex_usd), ("taxes paid", kpi.taxes_paid_usd),
+             ("least covenant headroom", kpi.minimum_covenant_headroom_usd),
              ("BTC loan peak", kpi.btc_loan_peak_usd), ("BTC loan interest", kpi.btc_loan_interest_usd)]
     shown = [f"{name} {usd(value)}" for name, value in parts if value]
     if shown:
         console.print(" | ".join(shown))
+    financing = [f"notes {n.program} {usd(sum(n.issued_usd))} (first {months[t]})"
+                 for n in plan.decisions.notes
+                 for t in [next((i for i, x in enumerate(n.issued_usd) if x > 0.005), None)] if t is not None]
+    financing += [f"{name} {usd(value)}" for name, value in (("equity raised", kpi.equity_raised_usd),
+                                                             ("dilution cost (PV)", kpi.dilution_cost_usd))
+                  if value]
+    if financing:
+        console.print("financing: " + " | ".join(financing), highlight=False)
 
 
 def print_comparison(console: Console, comparison, name_a: str, name_b: str) -> None:

@@ -26,6 +26,7 @@ from optimizer.solve import (
     HighsSession,
     SolverRun,
     SolveSettings,
+    StopOnCtrlC,
     _prepare_threads,
     remaining_time,
     starting_plan,
@@ -117,7 +118,10 @@ class ParametricSolver:
         timings["narrowing"] = start.narrowing.seconds
         highs.setOptionValue("time_limit", remaining_time(settings, searched, start.share))
         started = time.perf_counter()
-        highs.run()
+        with StopOnCtrlC(highs) as stop:
+            highs.run()
+        if stop.requested:  # a sweep point cut short is not a result: it reruns on --resume
+            raise KeyboardInterrupt
         timings["highs_wall"] = time.perf_counter() - started
         outcome = outcome_of(highs)
         has_solution = outcome.has_solution

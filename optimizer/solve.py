@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +86,7 @@ class SolverRun:
     highs_version: str
     counts: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # Ctrl-C stopped HiGHS (its best plan, if any, is kept)
 
 
 class InfeasibleError(Exception):
@@ -298,6 +301,44 @@ def _subscribe_progress(highs, callback: ProgressCallback, started: float) -> No
     highs.cbMipInterrupt.subscribe(on_interrupt)
 
 
+class StopOnCtrlC:
+    """While HiGHS runs, Ctrl-C asks it to stop through its interrupt callbacks, so that it
+    returns with its best plan instead of the exception tearing through the C++ search.
+
+    Only where Ctrl-C would raise KeyboardInterrupt (the main thread, Python's own handler):
+    sweep pool workers ignore SIGINT and leave it to their parent."""
+
+    def __init__(self, highs):
+        self.highs = highs
+        self.requested = False
+        self._previous = None
+        self._events = ()
+
+    def __enter__(self) -> StopOnCtrlC:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+            self._events = (self.highs.cbMipInterrupt, self.highs.cbSimplexInterrupt,
+                            self.highs.cbIpmInterrupt)
+            for event in self._events:
+                event.subscribe(self._check)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        self.requested = True
+
+    def _check(self, event) -> None:
+        if self.requested:
+            event.interrupt()
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            for event in self._events:
+                event.unsubscribe(self._check)
+            self._previous, self._events = None, ()
+
+
 class HighsSession:
     """One model handed to HiGHS once and solved one or more times.
 
@@ -370,11 +411,12 @@ class HighsSession:
             _subscribe_progress(highs, progress, time.perf_counter())
         try:
             started = time.perf_counter()
-            outcome = self.handoff.solve({
-                **settings.highs_option_values(),
-                "time_limit": remaining_time(settings, timings["first_plan"] + timings["narrowing"],
-                                             start.share),
-            })
+            with StopOnCtrlC(highs) as stop:
+                outcome = self.handoff.solve({
+                    **settings.highs_option_values(),
+                    "time_limit": remaining_time(settings, timings["first_plan"] + timings["narrowing"],
+                                                 start.share),
+                })
             timings["highs_wall"] = time.perf_counter() - started
             if outcome.has_solution:  # before the bounds go back: a model change drops the solution
                 started = time.perf_counter()
@@ -399,7 +441,7 @@ class HighsSession:
             objective_usd=objective * USD_PER_MODEL_UNIT if objective is not None else None,
             bound_usd=bound * USD_PER_MODEL_UNIT if bound is not None else None,
             gap=gap, highs_seconds=highs_seconds, highs_version=version,
-            counts=counts, timings=timings,
+            counts=counts, timings=timings, interrupted=stop.requested,
         )
 
 
@@ -421,7 +463,20 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
     quick = dataclasses.replace(settings, time_limit_seconds=min(settings.time_limit_seconds, 60.0),
                                 mip_rel_gap=0.01)
     run = run_highs(built, quick)
+    if run.interrupted:  # Ctrl-C while explaining: the explanation is not the answer to give
+        raise KeyboardInterrupt
     if not run.has_solution:
+        covenant = instance.finance.covenant
+        if covenant is not None:
+            without = instance.model_copy(update={"finance": instance.finance.model_copy(
+                update={"covenant": None})})
+            relaxed = run_highs(build_model(without, elastic_cash=True), quick)
+            if getattr(relaxed, "interrupted", False):  # main's Ctrl-C rule, once merged
+                raise KeyboardInterrupt
+            if relaxed.has_solution:
+                return [f"no plan meets the DSCR covenant (finance.covenant: {covenant.min_dscr:g}x "
+                        f"from {covenant.from_month}); lower min_dscr, start it later or carry "
+                        "less debt service"]
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]
     model = built.model
@@ -440,7 +495,8 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
             f"scenario {scenario}: the minimum cash of ${floor:,.0f} (finance.minimum_cash_usd) "
             f"cannot be held at the end of {calendar.label(first_t)} and {len(short) - 1} later "
             f"month(s); the worst shortfall is ${worst:,.0f} in {calendar.label(worst_t)}. Lower "
-            "the floor, add starting cash or a revolver, or allow selling the BTC treasury."
+            "the floor, add starting cash or a revolver, allow selling the BTC treasury, or offer "
+            "refinancing (finance.notes_programs) or equity (finance.equity_issuance)."
         )
     return reasons or ["no plan satisfies every rule, but relaxing the liquidity floor alone "
                        "does not explain why"]

@@ -115,15 +115,16 @@ def test_debt_rows_of_the_btc_loan_show_the_margin_call(tmp_path):
     interest is 0.5 % of the opening balance, LTV used 5M / (100 x 100,000) = 50 % and
     4M / (100 x 80,000) = 50 %."""
     from models import validate_instance_data
+    from optimizer.extract_notes import DEBT_COLUMNS
     from optimizer.formulation.builder import build_model
-    from optimizer.formulation.financing.btc_loans import DEBT_COLUMNS, btc_loan_debt_rows
+    from optimizer.formulation.financing.btc_loans import btc_loan_debt_rows
     from optimizer.solve import SolveSettings, run_highs
 
     instance = validate_instance_data(margin_call_instance(tmp_path, 100.0, 10e6), base_dir=tmp_path)
     built = build_model(instance)
     run_highs(built, SolveSettings.from_instance(instance))
     rows = btc_loan_debt_rows(built.model, built.context)
-    assert len(rows) == 6 and all(tuple(r) == DEBT_COLUMNS for r in rows)
+    assert len(rows) == 6 and all(list(r) == DEBT_COLUMNS for r in rows)
     assert [r["drawn_usd"] for r in rows[:5]] == pytest.approx([5e6, 0, 0, 0, 0], abs=0.01)
     assert [r["principal_usd"] for r in rows[:5]] == pytest.approx([0, 0, 0, 1e6, 0], abs=0.01)
     assert [r["interest_usd"] for r in rows[:5]] == pytest.approx([0, 25e3, 25e3, 25e3, 20e3], abs=0.01)
@@ -381,9 +382,8 @@ def test_debt_rows_of_project_debt_show_interest_capitalized_until_rent_start():
     rent start 3.75M x (1.005^4 - 1) / 0.005, then the annuity's interest and principal."""
     from models import validate_instance_data
     from optimizer.extract import _signing_month
+    from optimizer.extract_notes import debt_table
     from optimizer.formulation.builder import build_model
-    from optimizer.formulation.financing.btc_loans import DEBT_COLUMNS
-    from optimizer.formulation.financing.project_debt import project_debt_rows
     from optimizer.solve import SolveSettings, run_highs
 
     phase = make_phase(capex_usd_per_mw_it=2e6, lead_time_months=4, earliest_signing_month=START)
@@ -398,8 +398,9 @@ def test_debt_rows_of_project_debt_show_interest_capitalized_until_rent_start():
     run_highs(built, SolveSettings.from_instance(instance))
     signed_at = {w.key: _signing_month(built.model, w) for w in built.context.phase_windows}
     assert signed_at[("alpha", "hall1")] == 0
-    rows = project_debt_rows(built.context, signed_at)
-    assert len(rows) == 8 and all(tuple(r) == DEBT_COLUMNS for r in rows)
+    table = debt_table(built.context, built.model, signed_at, [])
+    rows = table[table["kind"] == "project"].to_dict("records")
+    assert len(rows) == 8
     interest, principal, balance_end, capitalized = capitalized_schedule(4, 3.75e6, 0.005, 12, 8)
     assert [r["drawn_usd"] for r in rows] == pytest.approx([3.75e6] * 4 + [0.0] * 4, abs=0.01)
     assert [r["interest_usd"] for r in rows] == pytest.approx(

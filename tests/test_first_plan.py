@@ -88,11 +88,11 @@ def test_first_plan_is_feasible_and_no_better_than_the_optimum(small_generated) 
 
 
 def test_first_plan_finds_the_cleanspark_optimum() -> None:
-    # The optimum (tests/golden/cleanspark_2026: NPV $2,096,647,621.47, proven by HiGHS at a
+    # The optimum (tests/golden/cleanspark_2026_fixed_fleet: NPV $2,096,647,621.47, proven by HiGHS at a
     # 0.1 % gap and re-audited) has the Texas phases signed in 2026-07/2027-01 and Georgia's in
     # 2032-03, 2033-05 and 2034-05; the LP dive alone signs Georgia later, and the improvement
     # moves are what bring ga1 and ga2 forward.
-    session = session_of(load_instance(ROOT / "instances" / "cleanspark_2026.yaml"))
+    session = session_of(load_instance(ROOT / "instances" / "cleanspark_2026_fixed_fleet.yaml"))
     found = find_first_plan(session.highs.getLp(), session.phase_columns(), 1,
                             dive_budget=200, improve_budget=200)
     assert found is not None

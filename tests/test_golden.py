@@ -30,5 +30,6 @@ def test_example_matches_its_golden_plan(name):
 
 
 @pytest.mark.slow
-def test_cleanspark_matches_its_golden_plan():
-    check("cleanspark_2026")
+@pytest.mark.parametrize("name", ["cleanspark_2026", "cleanspark_2026_fixed_fleet"])
+def test_cleanspark_matches_its_golden_plan(name):
+    check(name)

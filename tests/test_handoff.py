@@ -36,8 +36,9 @@ def columnwise(highs) -> dict[str, np.ndarray]:
 
 
 def instances():
-    yield "cleanspark_2026", load_instance("instances/cleanspark_2026.yaml"), False
-    yield "cleanspark_2026 parametric", load_instance("instances/cleanspark_2026.yaml"), True
+    fixed_fleet = "instances/cleanspark_2026_fixed_fleet.yaml"
+    yield "cleanspark_2026_fixed_fleet", load_instance(fixed_fleet), False
+    yield "cleanspark_2026_fixed_fleet parametric", load_instance(fixed_fleet), True
     generated = generate_instance(Size("handoff", 3, 36, 2.0, 2, 2, seed=3))  # two scenarios
     yield "generated 3 x 36, 2 scenarios", validate_instance_data(generated), False
 
@@ -82,7 +83,7 @@ def test_progress_reports_come_from_highs_search_on_the_direct_hand_off():
     bounds only fall, and none is better than the plan the run ends with."""
     from optimizer.solve import run_highs
 
-    instance = load_instance("instances/cleanspark_2026.yaml")
+    instance = load_instance("instances/cleanspark_2026_fixed_fleet.yaml")
     reports = []
     run = run_highs(build_model(instance), SolveSettings.from_instance(instance), progress=reports.append)
     assert run.optimal and reports

@@ -126,7 +126,7 @@ def test_every_forced_month_has_an_lp_bound_below_the_first_plan() -> None:
     # cleanspark: the first plan is the optimum ($2,096.65M), signing the four Texas phases
     # in 2026 and Georgia's three from 2032; not signing any of them by a few months later
     # caps the LP below that value.
-    instance = load_instance(ROOT / "instances" / "cleanspark_2026.yaml")
+    instance = load_instance(ROOT / "instances" / "cleanspark_2026_fixed_fleet.yaml")
     session, start = narrowed(instance)
     lp = session.highs.getLp()
     value = start_value(lp, start)

@@ -258,3 +258,26 @@ def test_invalid_new_field_exits_2_from_the_cli(tmp_path):
     assert "fleet[s23].purchase.delivery_lead_months" in flat(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "plans").exists()
+
+
+def test_pure_functions_of_the_new_economics():
+    """optimizer.economics by hand: 25 J/TH at $50/MWh pays 25 x 24 x 50 / 1e6 = $0.03 per
+    TH/s-day ($30/PH-day) and breaks even at 90,000 x 144 x 3.125 / (25 x 24 x 50) = 1,350 EH/s;
+    $30/PH-day at $90,000/BTC is 30 / 1000 / 90,000 BTC per TH/s-day; $20/TH at 10 J/TH is
+    $2M per MW; a credit of $100/MWh at PUE 1.05 over 720 h at 90 % uptime is $68,040 per MW."""
+    from optimizer.economics import (
+        breakeven_hashprice_usd_per_ph_day,
+        breakeven_hashrate_ehs,
+        btc_per_th_day_from_hashprice,
+        capped_hashrate_ehs,
+        curtailment_credit_per_mw,
+        usd_per_mw_of_asics,
+    )
+
+    assert breakeven_hashprice_usd_per_ph_day(25.0, 50.0) == pytest.approx(30.0)
+    assert breakeven_hashrate_ehs(90_000.0, 3.125, 0.0, 25.0, 50.0) == pytest.approx(1350.0)
+    assert breakeven_hashrate_ehs(90_000.0, 3.125, 0.0, 25.0, 0.0) == float("inf")
+    assert capped_hashrate_ehs(1427.0, 1350.0) == 1350.0 and capped_hashrate_ehs(1200.0, 1350.0) == 1200.0
+    assert btc_per_th_day_from_hashprice(30.0, 90_000.0) == pytest.approx(30.0 / 1000 / 90_000)
+    assert usd_per_mw_of_asics(20.0, 10.0) == pytest.approx(2e6)
+    assert curtailment_credit_per_mw(100.0, 1.05, 720, 90.0) == pytest.approx(68_040.0)

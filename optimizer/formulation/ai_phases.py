@@ -16,6 +16,7 @@ import pyomo.core as pyo
 
 from models.instance import AIPhase, Instance
 from optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
+from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
 
@@ -237,10 +238,15 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
         net = Profile(*([v / USD_PER_MODEL_UNIT for v in part] for part in w.schedule.net_parts()))
         facility = Profile([w.phase.facility_mw * on for on in w.schedule.online])
         combine = cash_combiner(ctx, w.key)
+        income = income_profiles(w) if ctx.income_tracked else {}
         for t in range(T):
             for coefficient, var in signed.convolve(w.key, net, t, combine):
                 for scenario in ctx.scenario_names:
                     ctx.cash.add((t, scenario), coefficient, var)
+            for ledger, profile in income.items():
+                for coefficient, var in signed.convolve(w.key, profile, t, combine):
+                    for scenario in ctx.scenario_names:
+                        getattr(ctx, ledger).add((t, scenario), coefficient, var)
             for coefficient, var in signed.convolve(w.key, facility, t):
                 for scenario in ctx.scenario_names:
                     ctx.power_use.add((w.site, t, scenario), coefficient, var)
@@ -248,6 +254,29 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
                 var = signed.at(w.key, t)
                 if var is not None:
                     ctx.mining_capacity_removed.add((w.site, t), w.phase.displaced_mw, var)
+
+
+def income_profiles(w: PhaseWindow) -> dict[str, Profile]:
+    """The phase's income lines by age as (rent, capex, other) parts in $M: EBITDA (rent and
+    prepayment as received, less opex, renewals included), project-debt interest (capitalized
+    interest as it accrues) and amortization, and tax
+    depreciation (capex straight-line over the tax life from rent start)."""
+    sched, n = w.schedule, w.schedule.length
+    zero = [0.0] * n
+    scale = 1.0 / USD_PER_MODEL_UNIT
+    rent = [(sched.rent_cash[a] + sched.prepayment[a]) * scale for a in range(n)]
+    capex = sum(sched.capex) * scale
+    depreciation = straight_line(capex, sched.lead_time_months, w.phase.tax_life_months,
+                                 sched.lead_time_months + w.phase.tax_life_months)
+    return {
+        "ebitda": Profile(rent, zero, [-v * scale for v in sched.opex]),
+        # Capitalized construction interest is deducted as it accrues (a planner's plain
+        # reading), though it is paid later through the amortization.
+        "interest": Profile(zero, [(sched.debt_interest[a] + sched.value("debt_interest_capitalized", a))
+                                   * scale for a in range(n)], zero),
+        "scheduled_principal": Profile(zero, [v * scale for v in sched.debt_principal], zero),
+        "depreciation": Profile([0.0], depreciation, [0.0]),
+    }
 
 
 def _add_signing_cap(model, ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
@@ -339,6 +368,31 @@ def _post_terminal_value(ctx: BuildContext, windows: list[PhaseWindow], signed: 
             var = signed.at(w.key, s)
             for scenario in ctx.scenario_names:
                 ctx.terminal.add(scenario, combine(step), var)
+        if ctx.tax_rate > 0.0:
+            _post_terminal_taxable(ctx, w, signed, after_end)
+
+
+def _post_terminal_taxable(ctx: BuildContext, w: PhaseWindow, signed: SignedBy, after_end) -> None:
+    """The after-horizon net rent (taxed in the terminal value) and the depreciation still to
+    come after the horizon, per signing month, posted through z's differences as above."""
+    T, combine = ctx.calendar.months, cash_combiner(ctx, w.key)
+    capex = sum(w.schedule.capex) / USD_PER_MODEL_UNIT
+    life_factors = ctx.calendar.months_after_end_factors(w.phase.tax_life_months)
+    values = []
+    for s in range(w.first, w.last + 1):
+        rent, _, other = phase_terminal_value_parts(w.schedule, s, T, after_end)
+        shield = depreciation_after_horizon_pv(capex, s + w.schedule.lead_time_months,
+                                               w.phase.tax_life_months, T, life_factors)
+        values.append((rent / USD_PER_MODEL_UNIT, shield, other / USD_PER_MODEL_UNIT))
+    values.append((0.0, 0.0, 0.0))
+    for offset, s in enumerate(range(w.first, w.last + 1)):
+        rent, shield, other = (a - b for a, b in zip(values[offset], values[offset + 1], strict=True))
+        var = signed.at(w.key, s)
+        for scenario in ctx.scenario_names:
+            if abs(rent) + abs(other) >= TERMINAL_STEP_FLOOR:
+                ctx.terminal_taxable.add(scenario, combine((rent, 0.0, other)), var)
+            if abs(shield) >= TERMINAL_STEP_FLOOR:
+                ctx.terminal_depreciation.add(scenario, combine((0.0, shield, 0.0)), var)
 
 
 TIE_BREAK_USD_PER_PHASE_MONTH = 1.0

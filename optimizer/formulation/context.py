@@ -80,6 +80,18 @@ class BuildContext:
     fleet_owned: Ledger = field(default_factory=Ledger)  # key (generation, t): ASIC MW owned
     fleet_ordered: Any = None  # fleet.add_fleet: (generation, t) -> terms of the MW ordered
     terminal: Ledger = field(default_factory=Ledger)  # key w: model units at the end of T-1
+    # Income (issue 14: taxes and the covenant), posted only when income_tracked, in $M:
+    ebitda: Ledger = field(default_factory=Ledger)  # key (t, w): operating flows of the month
+    interest: Ledger = field(default_factory=Ledger)  # key (t, w): interest and fees accrued
+    scheduled_principal: Ledger = field(default_factory=Ledger)  # key (t, w): amortization due
+    depreciation: Ledger = field(default_factory=Ledger)  # key (t, w): tax depreciation
+    # key w: PV at the end of T-1 of the after-horizon rent and mining in the terminal value
+    terminal_taxable: Ledger = field(default_factory=Ledger)
+    # key w: PV at the end of T-1 of the depreciation still to come after the horizon
+    terminal_depreciation: Ledger = field(default_factory=Ledger)
+    # key (t, w): model units of value (not cash) given up in month t, discounted at its own
+    # month: equity issuance's cost, conversions of convertible notes.
+    value: Ledger = field(default_factory=Ledger)
     tie_break: list[Term] = field(default_factory=list)  # objective terms, model units
 
     @cached_property
@@ -93,6 +105,17 @@ class BuildContext:
     @cached_property
     def generations_by_id(self) -> dict[str, Any]:
         return {gen.id: gen for gen in self.instance.fleet}
+
+    @property
+    def tax_rate(self) -> float:
+        """The tax rate as a fraction (0 without finance.taxes)."""
+        taxes = self.instance.finance.taxes
+        return taxes.rate_pct / 100.0 if taxes is not None else 0.0
+
+    @property
+    def income_tracked(self) -> bool:
+        """Whether the income ledgers are needed: taxes at a positive rate or a covenant."""
+        return self.tax_rate > 0.0 or self.instance.finance.covenant is not None
 
     @property
     def months(self) -> range:

@@ -13,21 +13,26 @@ import pyomo.core as pyo
 
 from optimizer.economics import existing_debt_schedule
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
+from optimizer.formulation.financing.notes import converts_in, share_prices
 
 ELASTIC_PENALTY_PER_MODEL_UNIT = 1e4
 """Objective cost of $1M of liquidity shortfall when diagnosing infeasibility."""
 
 
-def existing_debt_flows(ctx: BuildContext) -> tuple[list[float], list[float]]:
-    """(cash paid for coupons and repayments, balance outstanding) per month, USD."""
+def existing_debt_flows(ctx: BuildContext, w: str | None = None) -> tuple[list[float], list[float]]:
+    """(cash paid for coupons and repayments, balance outstanding) per month, USD; in scenario
+    ``w`` a convertible that converts at maturity is not repaid in cash."""
     T = ctx.calendar.months
     paid, balance = [0.0] * T, [0.0] * T
+    shares = share_prices(ctx.instance) if w is not None else {}
     for debt in ctx.instance.finance.existing_debts:
+        maturity = ctx.calendar.index(debt.maturity_month)
         coupon, repaid, outstanding = existing_debt_schedule(
-            debt.principal_usd, debt.coupon_pct_per_year, ctx.calendar.index(debt.maturity_month), T
+            debt.principal_usd, debt.coupon_pct_per_year, maturity, T
         )
+        converted = w is not None and converts_in(debt.conversion_price_usd, shares[w], maturity)
         for t in range(T):
-            paid[t] += coupon[t] + repaid[t]
+            paid[t] += coupon[t] + (0.0 if converted else repaid[t])
             balance[t] += outstanding[t]
     return paid, balance
 
@@ -68,7 +73,7 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
         monthly_rate = revolver.rate_pct_per_year / 100.0 / 12.0
         monthly_fee = revolver.undrawn_fee_pct_per_year / 100.0 / 12.0
 
-    debt_paid, _ = existing_debt_flows(ctx)
+    debt_paid = {w: existing_debt_flows(ctx, w)[0] for w in scenarios}
     cash_rate = finance.cash_interest_pct_per_year / 100.0 / 12.0
     start_cash = finance.starting_cash_usd / USD_PER_MODEL_UNIT
     start_btc = finance.btc_held_at_start_btc
@@ -76,7 +81,7 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     cash_rows, btc_rows = {}, {}
     for w in scenarios:
         for t in months:
-            constant = ctx.cash.constants.get((t, w), 0.0) - debt_paid[t] / USD_PER_MODEL_UNIT
+            constant = ctx.cash.constants.get((t, w), 0.0) - debt_paid[w][t] / USD_PER_MODEL_UNIT
             terms = list(ctx.cash.terms.get((t, w), []))
             terms += [(-1.0, model.cash[t, w]), (-1.0, model.distribution[t, w]),
                       (ctx.knobs.btc_price(t, w) / USD_PER_MODEL_UNIT, model.btc_sold[t, w])]
@@ -99,6 +104,8 @@ def add_finance(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
                 btc_rows[(t, w)] = linear(btc_terms, start_btc)
             else:
                 btc_rows[(t, w)] = linear(btc_terms + [(1.0, model.btc_held[t - 1, w])])
+    if ctx.income_tracked:
+        _post_interest(model, ctx)
     model.cash_balance = pyo.Constraint(
         index, rule=lambda m, t, w: cash_rows[t, w] == 0, doc="cash carried from month to month"
     )
@@ -120,3 +127,27 @@ def _post_terminal(model, ctx: BuildContext, T: int) -> None:
         ctx.terminal.add_constant(w, -debt_balance[T - 1] / USD_PER_MODEL_UNIT)
         if ctx.instance.finance.revolver is not None:
             ctx.terminal.add(w, -1.0, model.revolver_balance[T - 1, w])
+
+
+def _post_interest(model, ctx: BuildContext) -> None:
+    """Interest accrued on existing debts and the revolver (its undrawn fee included), for
+    taxes and the covenant's debt service; bullet repayments are not scheduled amortization."""
+    revolver, T = ctx.instance.finance.revolver, ctx.calendar.months
+    coupons = [0.0] * T
+    for debt in ctx.instance.finance.existing_debts:
+        coupon, _, _ = existing_debt_schedule(
+            debt.principal_usd, debt.coupon_pct_per_year, ctx.calendar.index(debt.maturity_month), T)
+        coupons = [a + b for a, b in zip(coupons, coupon, strict=True)]
+    for w in ctx.scenario_names:
+        for t in range(T):
+            ctx.interest.add_constant((t, w), coupons[t] / USD_PER_MODEL_UNIT)
+            if revolver is None:
+                continue
+            rate = revolver.rate_pct_per_year / 1200.0
+            fee = revolver.undrawn_fee_pct_per_year / 1200.0
+            ctx.interest.add_constant((t, w), fee * revolver.limit_usd / USD_PER_MODEL_UNIT)
+            if t == 0:
+                drawn = revolver.drawn_at_start_usd / USD_PER_MODEL_UNIT
+                ctx.interest.add_constant((t, w), (rate - fee) * drawn)
+            elif rate != fee:
+                ctx.interest.add((t, w), rate - fee, model.revolver_balance[t - 1, w])

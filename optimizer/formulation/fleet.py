@@ -27,6 +27,7 @@ import pyomo.core as pyo
 from models.common import series_values
 from models.instance import FleetGeneration
 from optimizer.economics import usd_per_mw_of_asics
+from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
 
@@ -119,6 +120,7 @@ def add_fleet(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
         doc="machines sold in a month are owned in it")
 
     _post_fleet_cash(model, ctx, ordered)
+    post_starting_depreciation(ctx)
     _add_halls(model, ctx)
 
 
@@ -136,12 +138,16 @@ def _post_fleet_cash(model, ctx: BuildContext, ordered) -> None:
                     for w in ctx.scenario_names:
                         ctx.cash.add((u, w), -deposit * per_mw * c, v)
                         ctx.cash.add((u + lead, w), -(1.0 - deposit) * per_mw * c, v)
+                    if ctx.tax_rate > 0.0:
+                        _post_depreciation(ctx, per_mw * c, u + lead, gen.tax_life_months, v)
         if gen.resale_usd_per_th is not None:
             resale = series_values(gen.resale_usd_per_th, instance.start, T)
             per_mw = [usd_per_mw_of_asics(r, gen.efficiency_j_per_th) / USD_PER_MODEL_UNIT for r in resale]
             for t in range(T):
                 for w in ctx.scenario_names:
                     ctx.cash.add((t, w), per_mw[t], model.fleet_sold_mw[g, t])
+                    if ctx.income_tracked:  # README: the basis of machines sold stays in the pool
+                        ctx.ebitda.add((t, w), per_mw[t], model.fleet_sold_mw[g, t])
             for w in ctx.scenario_names:
                 ctx.terminal.add(w, per_mw[T - 1], model.fleet_owned_mw[g, T - 1])
                 ctx.terminal.add(w, -per_mw[T - 1], model.fleet_sold_mw[g, T - 1])
@@ -152,6 +158,34 @@ def _post_fleet_cash(model, ctx: BuildContext, ordered) -> None:
         else:
             for w in ctx.scenario_names:
                 ctx.terminal.add_constant(w, gen.installed_mw * gen.salvage_usd_per_mw / USD_PER_MODEL_UNIT)
+
+
+def _post_depreciation(ctx: BuildContext, cost: float, first: int, life: int, var=None) -> None:
+    """Straight-line tax depreciation of ``cost`` ($M, times ``var`` when given) from month
+    ``first`` over ``life`` months, and the PV of what falls after the horizon."""
+    T = ctx.calendar.months
+    monthly = straight_line(cost, first, life, T)
+    after = depreciation_after_horizon_pv(cost, first, life, T, ctx.calendar.months_after_end_factors(life))
+    for w in ctx.scenario_names:
+        for t in range(max(first, 0), min(first + life, T)):
+            if var is None:
+                ctx.depreciation.add_constant((t, w), monthly[t])
+            else:
+                ctx.depreciation.add((t, w), monthly[t], var)
+        if after > 0.0:
+            if var is None:
+                ctx.terminal_depreciation.add_constant(w, after)
+            else:
+                ctx.terminal_depreciation.add(w, after, var)
+
+
+def post_starting_depreciation(ctx: BuildContext) -> None:
+    """The installed fleet's stated basis, depreciated from the first month."""
+    if ctx.tax_rate <= 0.0:
+        return
+    for gen in ctx.instance.fleet:
+        if gen.starting_tax_basis_usd > 0.0:
+            _post_depreciation(ctx, gen.starting_tax_basis_usd / USD_PER_MODEL_UNIT, 0, gen.tax_life_months)
 
 
 def _add_halls(model, ctx: BuildContext) -> None:

@@ -148,6 +148,9 @@ def _post_flows(model, ctx: BuildContext, pairs, generations, sites) -> None:
     instance, calendar, knobs = ctx.instance, ctx.calendar, ctx.knobs
     T = calendar.months
     continuation = sum(calendar.months_after_end_factors(instance.terminal.mining_months))
+    # Income for taxes and the covenant: mined BTC counts at the month's price when mined.
+    ebitda = ctx.ebitda if ctx.income_tracked else None
+    taxable = ctx.terminal_taxable if ctx.tax_rate > 0.0 else None
     for w in ctx.scenario_names:
         final_price = knobs.btc_price(T - 1, w)
         for (s, g) in pairs:
@@ -164,17 +167,29 @@ def _post_flows(model, ctx: BuildContext, pairs, generations, sites) -> None:
                 opex = site.mining_opex_usd_per_mw_month
                 ctx.btc_mined.add((t, w), btc, running)
                 ctx.cash.add((t, w), -(energy + opex) / USD_PER_MODEL_UNIT, running)
+                if ebitda is not None:
+                    ebitda.add((t, w), (btc * knobs.btc_price(t, w) - energy - opex) / USD_PER_MODEL_UNIT,
+                               running)
                 if (s, g, t, w) in model.curtailed_mw:
                     curtailed = model.curtailed_mw[s, g, t, w]
                     ctx.btc_mined.add((t, w), -btc, curtailed)
                     credit = curtailment_credit(ctx, s, t)
                     ctx.cash.add((t, w), (energy + credit) / USD_PER_MODEL_UNIT, curtailed)
+                    if ebitda is not None:
+                        ebitda.add((t, w), (energy + credit - btc * knobs.btc_price(t, w))
+                                   / USD_PER_MODEL_UNIT, curtailed)
                     if t == T - 1 and continuation > 0:
                         saved = credit + energy - btc * final_price
                         ctx.terminal.add(w, saved * (continuation / USD_PER_MODEL_UNIT), curtailed)
+                        if taxable is not None:
+                            taxable.add(w, saved * (continuation / USD_PER_MODEL_UNIT), curtailed)
                 if move_cost > 0:
                     ctx.cash.add((t, w), -move_cost, model.moved_in_mw[s, g, t, w])
+                    if ebitda is not None:
+                        ebitda.add((t, w), -move_cost, model.moved_in_mw[s, g, t, w])
                 ctx.power_use.add((s, t, w), site.mining_pue, running)
                 if t == T - 1 and continuation > 0:
                     margin = btc * final_price - energy - opex
                     ctx.terminal.add(w, margin * (continuation / USD_PER_MODEL_UNIT), running)
+                    if taxable is not None:
+                        taxable.add(w, margin * (continuation / USD_PER_MODEL_UNIT), running)

@@ -1,8 +1,9 @@
 """Objective: expected NPV of distributions plus the discounted terminal value.
 
-NPV_w = sum_t DF(t) * distribution[t, w] + DF(T-1) * terminal value_w, where DF(t) =
+NPV_w = sum_t DF(t) * (distribution[t, w] + value[t, w]) + DF(T-1) * terminal value_w, where DF(t) =
 (1 + r)^-((t+1)/12); the terminal ledger holds cash, BTC after the haircut, contracted net
-rent after the horizon, fleet salvage and mining continuation, less debt outstanding.
+rent after the horizon, fleet salvage and mining continuation, less debt outstanding; the
+value ledger holds what equity issuance and conversions cost existing holders (negative).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def objective_terms(model: pyo.ConcreteModel, ctx: BuildContext) -> tuple[list[T
         terms += [(p * factors[t], model.distribution[t, w]) for t in ctx.months]
         terms += [(p * last * c, v) for c, v in ctx.terminal.terms.get(w, [])]
         constant += p * last * ctx.terminal.constants.get(w, 0.0)
+        for t in ctx.months:  # value given up in month t, at month t's discount factor
+            terms += [(p * factors[t] * c, v) for c, v in ctx.value.terms.get((t, w), [])]
+            constant += p * factors[t] * ctx.value.constants.get((t, w), 0.0)
     return terms, constant
 
 

@@ -47,3 +47,5 @@ def post_fixed_power_charges(ctx: BuildContext) -> None:
         for t, usd in enumerate(fixed_power_charge_usd(ctx, site.id)):
             for w in ctx.scenario_names:
                 ctx.cash.add_constant((t, w), -usd / USD_PER_MODEL_UNIT)
+                if ctx.income_tracked:
+                    ctx.ebitda.add_constant((t, w), -usd / USD_PER_MODEL_UNIT)

@@ -15,7 +15,11 @@ the rest at once; finished points stay stored and ``--resume`` continues.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -35,6 +39,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from optimizer.output_dir import OutputClaim
 from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
 from optimizer.sweep.store import ResultStore
 from optimizer.sweep.worker import PointSolver, init_pool_worker, solve_task
@@ -77,9 +82,25 @@ def run_serial(tasks: Iterator[Task], on_row: OnRow, threads: int | None) -> Non
         on_row(solver.solve(point_id, instance, params).record())
 
 
+@contextlib.contextmanager
+def _ctrl_c_held_while_spawning() -> Iterator[None]:
+    """SIGINT blocked while the pool spawns its workers: they inherit the blocked signal and
+    ignore it before unblocking it (worker.init_pool_worker), so a Ctrl-C sent to the whole
+    process group while they start up reaches only the parent, which gets it, held, as soon
+    as the workers are spawned (the technique CPython uses to start its resource tracker)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | None) -> None:
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_pool_worker)
+                                   initializer=init_pool_worker, initargs=(os.getpid(),))
     in_flight: dict[Future, str] = {}
 
     def submit_next() -> bool:
@@ -90,9 +111,10 @@ def run_pool(tasks: Iterator[Task], on_row: OnRow, workers: int, threads: int | 
         return True
 
     try:
-        for _ in range(2 * workers):
-            if not submit_next():
-                break
+        with _ctrl_c_held_while_spawning():  # the pool spawns its workers in these first submits
+            for _ in range(2 * workers):
+                if not submit_next():
+                    break
         while in_flight:
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: in_flight[f]):
@@ -166,14 +188,20 @@ def run_sweep(
     resume: bool = False, progress: bool = True, charts: bool = True,
     console: Console | None = None,
 ) -> SweepRun:
-    """Run (or resume) a sweep; raises SweepSpecError (before any solve) for a bad spec."""
+    """Run (or resume) a sweep; raises SweepSpecError (before any solve) for a bad spec and
+    OutputDirError for an output folder capalloc may not write (a file, a plan directory,
+    a folder another capalloc is writing)."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
     console = console or Console(stderr=True)
-    with expand_file(spec_path) as expansion:
+    with expand_file(spec_path) as expansion, contextlib.ExitStack() as held:
         expansion.validate_all()
+        # Checked, created and locked for the whole run (optimizer.output_dir); marked once
+        # the store has accepted it.
+        claim = held.enter_context(OutputClaim(out_dir, "sweep", None))
         store = ResultStore(out_dir)
         done = store.open(expansion, Path(spec_path), resume)
+        claim.mark()
         pending = [p for p in expansion.points if p.point_id not in done]
         run = SweepRun(Path(out_dir), len(expansion.points), len(done))
         threads = 1 if (workers > 1 or scheduler) else None

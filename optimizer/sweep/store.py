@@ -2,6 +2,7 @@
 
 Layout of the output folder::
 
+    .capalloc              capalloc's marker (optimizer.output_dir), written once the folder is accepted
     manifest.json          what the sweep is (spec and base instance hashes, every point)
     parts/<point_id>.json  one finished point's row, written atomically (temp file + rename)
     results.csv            all finished rows, sorted by point id (rewritten at the end)
@@ -24,6 +25,7 @@ from typing import Any
 from models.loader import Problem
 from models.sweep import SweepSpecError
 from optimizer import __version__
+from optimizer.output_dir import META
 from optimizer.sweep.worker import TIMING_COLUMNS
 
 FORMAT = "capalloc-sweep/1"
@@ -111,7 +113,7 @@ class ResultStore:
                     "--resume", "the output folder holds a different sweep (the spec or the base "
                     "instance changed since it started)", "choose another folder")])
         elif self.dir.is_dir() and any(
-            TMP_MARK not in p.name and p.name != PARTS for p in self.dir.iterdir()
+            TMP_MARK not in p.name and p.name != PARTS and p.name not in META for p in self.dir.iterdir()
         ):
             raise SweepSpecError(str(self.dir), [Problem(
                 "-o", "the output folder is not empty and holds no sweep",

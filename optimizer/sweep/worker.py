@@ -96,6 +96,10 @@ def empty_metrics(instance: Instance) -> dict[str, Any]:
             out[f"fleet_mw_sold.{gen.id}"] = None
     if any(s.curtailment is not None for s in instance.sites):
         out["curtailment_credits_usd"] = None
+    for program in instance.finance.notes_programs:
+        out[f"notes_issued_usd.{program.id}"] = None
+    if instance.finance.equity_issuance is not None:
+        out["equity_raised_usd"] = None
     return out
 
 
@@ -123,6 +127,10 @@ def row_from_plan(point_id: str, params: dict[str, Any], instance: Instance, pla
         metrics[f"fleet_mw_sold.{fleet.generation}"] = round(float(sum(fleet.sold_mw)), 6)
     if "curtailment_credits_usd" in metrics:
         metrics["curtailment_credits_usd"] = kpis.curtailment_credits_usd
+    for notes in plan.decisions.notes:
+        metrics[f"notes_issued_usd.{notes.program}"] = round(float(sum(notes.issued_usd)), 2)
+    if "equity_raised_usd" in metrics:
+        metrics["equity_raised_usd"] = kpis.equity_raised_usd
     status = "optimal" if plan.solver.status in ("optimal", "gap_limit") else "time_limit"
     return ResultRow(
         point_id=point_id, params=dict(params), status=status, npv_usd=plan.npv_usd,
@@ -205,11 +213,66 @@ def process_solver(threads: int | None) -> PointSolver:
     return _SOLVER
 
 
-def init_pool_worker() -> None:
-    """Process-pool initializer: leave Ctrl-C to the parent, which cancels and keeps results."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the sweep's parent process ends, however it ends (kill -9 too).
+
+    Linux: the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG). Elsewhere a
+    daemon thread polls the parent's pid. Either way the pool's resource tracker, which
+    lives as long as a process holds its pipe, exits with the last worker."""
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:  # the parent died before the request was made
+                os._exit(1)
+            return
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="capalloc-parent-watch", daemon=True).start()
+
+
+def init_pool_worker(parent_pid: int | None = None) -> None:
+    """Process-pool initializer: leave Ctrl-C to the parent, which cancels and keeps results;
+    exit with the parent."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Spawned with SIGINT blocked (runner._ctrl_c_held_while_spawning): a Ctrl-C pending since
+    # start-up is dropped here, now that it is ignored.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
+    import_pyomo_untracked()
+
+
+def import_pyomo_untracked() -> None:
+    """Import Pyomo so that the lock it makes on import is tracked by no resource tracker.
+
+    Pyomo creates a multiprocessing Lock when imported. In a spawned worker that is a named
+    semaphore registered with the pool's resource tracker, so stopping the worker mid-point
+    (Ctrl-C, which abandons running points) made the tracker warn about a leaked semaphore.
+    Made under the fork context, the semaphore is unlinked at once and nothing can leak."""
+    import multiprocessing
+
+    method = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("fork", force=True)
+    try:
+        import pyomo.common.dependencies  # noqa: F401
+    finally:
+        multiprocessing.set_start_method(method, force=True)
 
 
 def solve_task(point_id: str, instance: Instance, params: dict[str, Any],

@@ -1,1 +1,2 @@
-"""Financing instruments offered to the plan as decisions (issue 14), one module per family."""
+"""Financing decisions (issue 14), one module per instrument family, each posting to the
+cash, value and terminal ledgers of the BuildContext."""

@@ -6,6 +6,8 @@ pledged[t, w] <= btc_held[t, w]                      pledged BTC cannot be sold
 cash[t] += balance[t] - (1 + rate/12) x balance[t-1] draws net of repayments, interest on the
                                                      opening balance, paid at the month's end
 terminal -= balance[T-1]
+interest[t] += rate/12 x balance[t-1]                with taxes or a covenant: deducted from
+                                                     taxable income, part of debt service
 
 The balance and the pledge are per scenario, like the revolver: operations, not issuance.
 """
@@ -43,6 +45,8 @@ def add_btc_loans(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
             ctx.cash.add((t, w), 1.0, balance[t, w])
             if t > 0:
                 ctx.cash.add((t, w), -growth, balance[t - 1, w])
+                if ctx.income_tracked:
+                    ctx.interest.add((t, w), growth - 1.0, balance[t - 1, w])
             price = ctx.knobs.btc_price(t, w)
             ltv_rows[(t, w)] = linear([(1.0, balance[t, w]),
                                        (-ltv * price / USD_PER_MODEL_UNIT, pledged[t, w])])
@@ -78,13 +82,9 @@ def btc_loan_values(model: pyo.ConcreteModel,
     }
 
 
-DEBT_COLUMNS = ("scenario", "month", "instrument", "kind", "drawn_usd", "interest_usd", "principal_usd",
-                "balance_usd", "collateral_btc", "ltv_pct")
-"""The columns of debt_monthly.csv (issue 14: one row per scenario x month x instrument)."""
-
-
 def btc_loan_debt_rows(model: pyo.ConcreteModel, ctx: BuildContext) -> list[dict]:
-    """debt_monthly.csv rows of the BTC loan: drawn (balance increase), interest (rate/12 on
+    """debt_monthly.csv rows of the BTC loan (extract_notes.DEBT_COLUMNS), passed to
+    extract_notes.debt_table as extra rows: drawn (balance increase), interest (rate/12 on
     the opening balance), principal (balance decrease), balance, BTC pledged and the LTV used
     (balance / (pledged x price), empty with nothing pledged); none when no loan is offered."""
     loan = ctx.instance.finance.btc_loan
