@@ -410,3 +410,83 @@ def test_debt_rows_of_project_debt_show_interest_capitalized_until_rent_start():
     assert rows[3]["balance_usd"] == pytest.approx(3.75e6 * (1.005 ** 4 - 1) / 0.005, abs=0.01)
     assert [r["principal_usd"] for r in rows] == pytest.approx(principal, abs=0.01)
     assert [r["balance_usd"] for r in rows] == pytest.approx(balance_end, abs=0.01)
+
+
+# Taxes, the covenant and debt_monthly.csv with the instruments above (merge with main).
+
+
+def test_btc_loan_interest_is_interest_for_taxes(tmp_path):
+    """The margin-call plan with a 25 % tax: interest accrued is the loan's, 0.5 % of the
+    opening balance: 0, 25,000 x 3 (on $5M), 20,000 x 2 (on $4M after the margin call); the
+    phase is free (capex 0), so depreciation is 0 and taxable income = EBITDA - interest:
+    1.5M - 25k = 1.475M in months 1-3, 1.48M in 4-5. The audit restates it all and passes."""
+    data = margin_call_instance(tmp_path, btc_held=100.0, limit_usd=10e6)
+    data["finance"]["taxes"] = {"rate_pct": 25.0}
+    outcome = solve_audited(data, tmp_path)
+    cashflow = outcome.result.cashflow_monthly
+    assert column(cashflow, "btc_loan_balance_usd")[:5] == pytest.approx([5e6] * 3 + [4e6] * 2, abs=0.01)
+    assert column(cashflow, "interest_accrued_usd") == pytest.approx(
+        [0.0, 25e3, 25e3, 25e3, 20e3, 20e3], abs=0.01)
+    assert column(cashflow, "interest_accrued_usd") == pytest.approx(
+        [-v for v in column(cashflow, "btc_loan_interest_usd")], abs=0.01)
+    assert column(cashflow, "taxable_income_usd")[1:] == pytest.approx(
+        [1.475e6] * 3 + [1.48e6] * 2, abs=0.01)
+
+
+def test_renewal_rent_inside_the_horizon_is_ebitda():
+    """T = 18, a 25 % tax: the renewal's expected rent 0.6 x 80 % x 1.5M = $720,000 a month
+    (months 12-17) is EBITDA like the lease's $1.5M (months 2-11); opex is 0 in make_phase.
+    With a covenant at 1.2x the plan is the same (no debt service to cover)."""
+    data = renewal_instance(18, RENEWAL)
+    data["finance"]["taxes"] = {"rate_pct": 25.0}
+    data["finance"]["covenant"] = {"min_dscr": 1.2, "from_month": START}
+    outcome = solve_audited(data)
+    assert signing_index(outcome.result.plan) == 0
+    cashflow = outcome.result.cashflow_monthly
+    opex = column(cashflow, "ai_opex_usd")
+    assert opex == pytest.approx([0.0] * 18, abs=0.01)
+    assert column(cashflow, "ebitda_usd") == pytest.approx([0.0, 0.0] + [1.5e6] * 10 + [720e3] * 6, abs=0.01)
+    # No losses, no depreciation: tax = 25 % of each month's EBITDA, 180,000 in renewal months.
+    assert column(cashflow, "taxes_usd")[12:] == pytest.approx([-180e3] * 6, abs=0.01)
+
+
+def test_debt_monthly_csv_holds_the_btc_loan_rows_of_plan_json(tmp_path):
+    """The written debt_monthly.csv has one btc_loan row a month with the balance and the
+    collateral of plan.json's finance decisions ($5M x 3, $4M after the margin call, 100 BTC
+    pledged), and project debt rows only where a phase is financed (none here)."""
+    import pandas as pd
+
+    from optimizer.plan_io import read_plan, write_plan_dir
+
+    outcome = solve_audited(margin_call_instance(tmp_path, btc_held=100.0, limit_usd=10e6), tmp_path)
+    target = write_plan_dir(outcome.result, tmp_path / "plan", {})
+    plan = read_plan(target)
+    debt = pd.read_csv(target / "debt_monthly.csv")
+    loan = debt[debt["instrument"] == "btc_loan"]
+    finance = plan.decisions.finance[0]
+    assert list(loan["month"]) == plan.months
+    assert list(loan["balance_usd"]) == pytest.approx(finance.btc_loan_balance_usd, abs=0.01)
+    assert list(loan["collateral_btc"]) == pytest.approx(finance.btc_pledged_btc, abs=1e-8)
+    assert list(loan["balance_usd"])[:5] == pytest.approx([5e6] * 3 + [4e6] * 2, abs=0.01)
+    assert list(loan["interest_usd"])[:5] == pytest.approx([0.0, 25e3, 25e3, 25e3, 20e3], abs=0.01)
+    assert set(debt["instrument"]) == {"btc_loan"}
+
+
+def test_capitalized_construction_interest_is_deducted_as_it_accrues():
+    """The capitalized loan of a phase signed in month 0 (T = 8, L = 4, as in the debt rows
+    test) with a 20 % tax: interest accrued is 0, 18,750, 37,593.75, 56,531.72 before rent
+    start (capitalized, no cash) and the annuity's interest after it (capitalized_schedule);
+    the audit deducts the same."""
+    phase = make_phase(capex_usd_per_mw_it=2e6, lead_time_months=4, earliest_signing_month=START)
+    data = make_instance(
+        start=START, horizon=8, rate_pct=10.0, phases=[phase],
+        finance={"starting_cash_usd": 20e6, "taxes": {"rate_pct": 20.0},
+                 "project_debt": {"loan_to_cost_pct": 75.0, "rate_pct_per_year": 6.0,
+                                  "amortization_months": 12, "capitalize_construction_interest": True}},
+    )
+    outcome = solve_audited(data)
+    assert signing_index(outcome.result.plan) == 0
+    interest, _, _, capitalized = capitalized_schedule(4, 3.75e6, 0.005, 12, 8)
+    accrued = column(outcome.result.cashflow_monthly, "interest_accrued_usd")
+    assert accrued[:4] == pytest.approx([0.0, 18_750.0, 37_593.75, 56_531.72], abs=0.01)
+    assert accrued == pytest.approx([a + b for a, b in zip(interest, capitalized, strict=True)], abs=0.01)
