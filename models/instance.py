@@ -45,6 +45,20 @@ class EnergizationStep(Strict):
     )
 
 
+class LeaseRenewal(Strict):
+    """Renewal terms of a lease: its expected rent after the term counts, inside the horizon
+    as cash and after it in the terminal value at its present value."""
+
+    probability: float = Field(
+        ge=0, le=1, description="Probability that the tenant renews at the end of the term (0 to 1)."
+    )
+    rent_share_pct: float = Field(
+        gt=0, le=300,
+        description="Renewal rent as a share of the term's last month's rent, % (flat over the renewal).",
+    )
+    term_months: int = Field(ge=1, le=600, description="Further months of rent after the term, months.")
+
+
 class AIPhase(Strict):
     """A block of AI/HPC capacity that can be signed with a tenant and built once."""
 
@@ -115,6 +129,13 @@ class AIPhase(Strict):
     )
     project_financed: bool = Field(
         True, description="Whether finance.project_debt funds this phase's capex (if defined)."
+    )
+    renewal: LeaseRenewal | None = Field(
+        None,
+        description=(
+            "Renewal terms of the lease, if the tenant may renew at its end (default none: "
+            "the lease ends with its term)."
+        ),
     )
 
     @property
@@ -444,6 +465,27 @@ class ProjectDebt(Strict):
     amortization_months: int = Field(
         ge=1, le=600, description="Level monthly payments over this many months from rent start."
     )
+    capitalize_construction_interest: bool = Field(
+        False,
+        description=(
+            "Whether interest before rent start is added to the balance (compounding monthly) "
+            "instead of paid; the balance at rent start then amortizes (default: paid monthly)."
+        ),
+    )
+
+
+class BtcLoan(Strict):
+    """A BTC-backed loan facility: borrowed USD <= LTV x that month's BTC price x BTC pledged,
+    every month and scenario; pledged BTC cannot be sold; interest paid monthly."""
+
+    limit_usd: Usd = Field(description="Largest balance the lender allows, USD (DOMAIN: up to ~300M).")
+    rate_pct_per_year: float = Field(
+        ge=0, le=50, description="Interest on each month's opening balance, % per year (DOMAIN 8-16)."
+    )
+    ltv_pct: float = Field(
+        gt=0, le=100,
+        description="Largest loan-to-value: balance / (BTC pledged x BTC price), % (DOMAIN ~50).",
+    )
 
 
 class Taxes(Strict):
@@ -494,6 +536,9 @@ class Finance(Strict):
     revolver: Revolver | None = Field(None, description="A revolving credit line, if any.")
     project_debt: ProjectDebt | None = Field(
         None, description="Terms of the project loans that fund AI capex, if any."
+    )
+    btc_loan: BtcLoan | None = Field(
+        None, description="A BTC-backed loan facility the plan may draw against pledged BTC, if any."
     )
     taxes: Taxes | None = Field(
         None, description="Income taxes with loss carry-forward (default none)."

@@ -71,6 +71,14 @@ class FinanceDecision(PlanModel):
     revolver_balance_usd: list[float] = Field(description="Revolver balance at each month's end.")
     btc_sold_btc: list[float] = Field(description="BTC sold in each month.")
     distributions_usd: list[float] = Field(description="Cash paid to equity at each month's end.")
+    btc_loan_balance_usd: list[float] = Field(
+        default_factory=list,
+        description="BTC-backed loan balance at each month's end, USD (empty when no loan is offered).",
+    )
+    btc_pledged_btc: list[float] = Field(
+        default_factory=list,
+        description="BTC pledged to the loan at each month's end (empty when no loan is offered).",
+    )
 
 
 class NotesDecision(PlanModel):
@@ -119,6 +127,9 @@ class ScenarioKpis(PlanModel):
     curtailment_credits_usd: float = Field(0.0, description="Demand-response credits earned, USD.")
     fixed_power_charges_usd: float = Field(0.0, description="Fixed charges on contracted power paid, USD.")
     mining_hall_capex_usd: float = Field(0.0, description="Mining halls built, USD.")
+    btc_loan_peak_usd: float = Field(0.0, description="Largest BTC-backed loan balance at a month end, USD.")
+    btc_loan_interest_usd: float = Field(0.0, description="Interest paid on the BTC-backed loan, USD.")
+    btc_pledged_peak_btc: float = Field(0.0, description="Most BTC pledged to the loan at a month's end.")
     taxes_paid_usd: float = Field(0.0, description="Income taxes paid over the horizon, USD.")
     interest_cover_x: float | None = Field(
         None,

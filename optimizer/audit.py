@@ -21,6 +21,13 @@ import pandas as pd
 from models.common import month_ordinal, series_values
 from models.instance import AIPhase, Instance
 from models.plan import AuditVerdict, Plan
+from optimizer.audit_btcloans import (
+    audited_schedule,
+    check_btc_loans,
+    loan_cash_lines,
+    loan_decisions,
+    loan_rounding_usd,
+)
 from optimizer.audit_fleet import (
     curtailment_shares,
     fixed_charges,
@@ -60,7 +67,7 @@ SOLVER_BTC_PER_MONTH = 1e-7
 MAX_MESSAGES = 50
 KEYS = ["scenario", "t"]
 PHASE_FLOWS = ("rent_cash", "prepayment", "opex", "capex", "debt_draw", "debt_interest",
-               "debt_principal", "debt_balance_end")
+               "debt_principal", "debt_balance_end", "debt_interest_capitalized")
 
 
 @dataclass
@@ -115,7 +122,8 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     mining = _mining(instance, calendar, plan, market, violations)
     fleet = fleet_frame(instance, calendar, plan, violations)
     halls = halls_frame(instance, calendar, plan, violations)
-    finance = _finance_decisions(instance, calendar, plan, violations)
+    finance = _finance_decisions(instance, calendar, plan, violations).merge(
+        loan_decisions(instance, calendar, plan, violations), on=KEYS)
     extra = fleet_cash(calendar, fleet).merge(fixed_charges(instance, calendar), on="t").merge(
         halls.groupby("t", as_index=False)["hall_capex_usd"].sum(), on="t")
     monthly = _cash_lines(instance, calendar, market, mining, phases, finance, extra,
@@ -124,7 +132,7 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
     violations += check_covenant(instance, calendar, monthly)
     violations += check_mining_and_power(instance, mining, _sites(instance, calendar, mining, phases, halls),
                                          fleet)
-    violations += check_finance(instance, monthly)
+    violations += check_finance(instance, monthly) + check_btc_loans(instance, monthly)
 
     terminal = _terminal(instance, calendar, monthly, mining, signed, schedules, fleet)
     terminal = terminal_taxes(instance, calendar, terminal, signed, schedules, fleet)
@@ -260,7 +268,7 @@ def _schedule(instance: Instance, phase: AIPhase) -> PhaseSchedule:
     """The phase's flows by age under the instance's project-debt terms (if it is financed)."""
     debt = instance.finance.project_debt
     financed = debt is not None and phase.project_financed
-    return phase_schedule(
+    return audited_schedule(instance, phase, phase_schedule(
         critical_it_mw=phase.critical_it_mw, capex_usd_per_mw_it=phase.capex_usd_per_mw_it,
         capex_shares=phase.capex_shares(), lead_time_months=phase.lead_time_months,
         lease_usd_per_kw_month=phase.lease_usd_per_kw_month,
@@ -270,7 +278,7 @@ def _schedule(instance: Instance, phase: AIPhase) -> PhaseSchedule:
         loan_to_cost_pct=debt.loan_to_cost_pct if debt and financed else 0.0,
         debt_rate_pct_per_year=debt.rate_pct_per_year if debt and financed else 0.0,
         amortization_months=debt.amortization_months if debt and financed else 1,
-    )
+    ))
 
 
 def _phase_flows(calendar: Calendar, signed: list[SignedPhase],
@@ -411,12 +419,14 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
         "revolver_draws_usd": balance - before, "revolver_interest_usd": -rate * before,
         "revolver_fees_usd": -fee * (limit - before),
         "distributions_usd": -frame["distributions_usd"],
+        **loan_cash_lines(instance, frame),
     })
     flow_columns = [c for c in lines.columns if c.endswith("_usd") and c != "mining_revenue_usd"]
     net = lines[flow_columns].sum(axis=1)
     # Rounding of the plan's numbers and HiGHS's tolerance, carried like cash is.
     slack = (frame["rounding_usd"] + 0.01 * (3.0 + rate) + BTC_TOL * frame["btc_price_usd"]
-             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + frame["notes_rounding_usd"])
+             + SOLVER_USD_PER_MONTH + frame["fleet_rounding_usd"] + frame["notes_rounding_usd"]
+             + loan_rounding_usd(instance))
     cash_rate = finance.cash_interest_pct_per_year / 1200.0
     n = len(lines)
     interest, cash, tolerance = [0.0] * n, [0.0] * n, [0.0] * n
@@ -437,10 +447,14 @@ def _cash_lines(instance: Instance, calendar: Calendar, market: pd.DataFrame, mi
     lines["btc_tolerance_btc"] = BTC_TOL + (
         frame["rounding_btc"] + BTC_TOL + SOLVER_BTC_PER_MONTH).groupby(frame["scenario"]).cumsum()
     lines["project_debt_balance_usd"] = frame["debt_balance_end"]
+    # Not cash (added to the balance), so after the cash sums; interest for taxes (audit_taxes).
+    lines["project_debt_interest_capitalized_usd"] = -frame["debt_interest_capitalized"]
     lines["existing_debt_balance_usd"] = frame["balance"]
     lines["notes_balance_usd"] = frame["notes_balance_usd"]
     lines["dilution_value_usd"] = frame["dilution_value_usd"]
     lines["revolver_balance_usd"] = balance
+    lines["btc_loan_balance_usd"] = frame["btc_loan_balance_usd"]
+    lines["btc_pledged_btc"] = frame["btc_pledged_btc"]
     lines["btc_price_usd"] = frame["btc_price_usd"]
     lines["discount_factor"] = frame["discount_factor"]
     return lines
@@ -471,6 +485,7 @@ def _terminal(instance: Instance, calendar: Calendar, monthly: pd.DataFrame, min
             "mining_continuation_usd": float(margin * continuation),
             "existing_debt_usd": -float(last["existing_debt_balance_usd"]),
             "revolver_usd": -float(last["revolver_balance_usd"]),
+            "btc_loan_usd": -float(last["btc_loan_balance_usd"]),
             "notes_usd": -float(last["notes_balance_usd"]),
         }
         parts["total_usd"] = sum(parts.values())

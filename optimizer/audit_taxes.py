@@ -21,7 +21,11 @@ EBITDA_LINES = ("mining_revenue_usd", "mining_power_usd", "mining_opex_usd", "fl
                 "curtailment_credits_usd", "fixed_power_charges_usd", "fleet_resale_usd", "ai_rent_usd",
                 "ai_prepayments_usd", "ai_opex_usd")
 INTEREST_LINES = ("project_debt_interest_usd", "existing_debt_coupons_usd", "revolver_interest_usd",
-                  "revolver_fees_usd", "notes_coupons_usd")
+                  "revolver_fees_usd", "notes_coupons_usd", "btc_loan_interest_usd",
+                  "project_debt_interest_capitalized_usd")
+"""Interest accrued: the cash interest lines (the BTC loan's is zero without a loan) and the
+construction interest capitalized into project debt, deducted as it accrues (not a cash line).
+Renewal rent and opex are inside ai_rent_usd and ai_opex_usd (EBITDA_LINES)."""
 
 
 def tracked(instance: Instance) -> bool:

@@ -82,6 +82,7 @@ class Comparison:
 _KPI_FIELDS = ("npv_usd", "terminal_value_usd", "minimum_cash_usd", "peak_debt_usd",
                "total_capex_usd", "btc_mined_btc", "fleet_purchases_usd", "fleet_resale_usd",
                "curtailment_credits_usd", "fixed_power_charges_usd", "mining_hall_capex_usd",
+               "btc_loan_peak_usd", "btc_loan_interest_usd", "btc_pledged_peak_btc",
                "taxes_paid_usd", "notes_issued_usd", "equity_raised_usd", "dilution_cost_usd")
 
 

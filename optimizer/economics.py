@@ -158,6 +158,8 @@ class PhaseSchedule:
     debt_principal: list[float]
     debt_balance_end: list[float]
     online: list[int] = field(repr=False)
+    debt_interest_capitalized: list[float] = field(default_factory=list, repr=False)
+    renewal_rent: list[float] = field(default_factory=list, repr=False)
 
     @property
     def length(self) -> int:
@@ -204,6 +206,8 @@ def phase_schedule(
     loan_to_cost_pct: float = 0.0,
     debt_rate_pct_per_year: float = 0.0,
     amortization_months: int = 1,
+    capitalize_interest: bool = False,
+    renewal: Renewal | None = None,
 ) -> PhaseSchedule:
     """Every cash flow of a phase by age, following DESIGN.md's timing conventions.
 
@@ -212,9 +216,16 @@ def phase_schedule(
     replaces the first N rent payments; project debt is drawn with capex at the loan-to-cost
     share, pays interest monthly on the balance at the start of the month, and amortizes in
     level payments over the amortization months from the first rent month.
+
+    With ``capitalize_interest`` the interest of the months before rent start is added to the
+    balance (compounding monthly) instead of paid; the annuity then repays that balance. A
+    ``renewal`` adds its expected rent (probability x share x the term's last month's rent,
+    flat) and expected opex (probability x opex) for its term after the lease's; the facility
+    keeps its power for the renewal (the tenant holds the option).
     """
     lead, term = lead_time_months, term_months
-    length = max(lead + term, lead + amortization_months if loan_to_cost_pct > 0 else 0,
+    extra = renewal.term_months if renewal is not None else 0
+    length = max(lead + term + extra, lead + amortization_months if loan_to_cost_pct > 0 else 0,
                  len(capex_shares))
     zeros = [0.0] * length
     capex = zeros.copy()
@@ -230,6 +241,15 @@ def phase_schedule(
         )
         opex[lead + j] = critical_it_mw * opex_usd_per_mw_month
         online[lead + j] = 1
+    renewal_rent = zeros.copy()
+    if renewal is not None:
+        last_rent = lease_rent(critical_it_mw, lease_usd_per_kw_month, escalator_pct_per_year, term - 1)
+        for j in range(renewal.term_months):
+            age = lead + term + j
+            renewal_rent[age] = expected_renewal_rent(last_rent, renewal)
+            rent_earned[age] = renewal_rent[age]
+            opex[age] = renewal.probability * critical_it_mw * opex_usd_per_mw_month
+            online[age] = 1
     rent_cash = rent_earned.copy()
     prepayment = zeros.copy()
     for j in range(prepayment_months):
@@ -240,22 +260,40 @@ def phase_schedule(
     interest = zeros.copy()
     principal = zeros.copy()
     balance = zeros.copy()
+    capitalized = zeros.copy()
     rate = debt_rate_pct_per_year / 100.0 / 12.0
     payment = 0.0
     previous = 0.0
     for age in range(length):
         interest[age] = previous * rate
+        if capitalize_interest and age < lead:
+            capitalized[age], interest[age] = interest[age], 0.0
         if age == lead:
             payment = annuity_payment(previous, rate, amortization_months)
         if lead <= age < lead + amortization_months and previous > 0.0:
             principal[age] = min(previous, payment - interest[age])
-        balance[age] = previous + draw[age] - principal[age]
+        balance[age] = previous + draw[age] + capitalized[age] - principal[age]
         previous = balance[age]
     return PhaseSchedule(
         lead_time_months=lead, term_months=term, capex=capex, rent_earned=rent_earned,
         rent_cash=rent_cash, prepayment=prepayment, opex=opex, debt_draw=draw,
         debt_interest=interest, debt_principal=principal, debt_balance_end=balance, online=online,
+        debt_interest_capitalized=capitalized, renewal_rent=renewal_rent,
     )
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """Renewal terms of a lease, in the units economics uses (probability 0-1, share %)."""
+
+    probability: float
+    rent_share_pct: float
+    term_months: int
+
+
+def expected_renewal_rent(last_rent_usd: float, renewal: Renewal) -> float:
+    """Expected monthly rent of a renewal: probability x share x the term's last rent."""
+    return renewal.probability * renewal.rent_share_pct / 100.0 * last_rent_usd
 
 
 def phase_terminal_value(

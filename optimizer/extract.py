@@ -24,6 +24,7 @@ from optimizer.economics import existing_debt_schedule, lease_rent, th_per_mw
 from optimizer.extract_notes import NOTES_LINES, debt_table, existing_converted, notes_decisions, notes_lines
 from optimizer.formulation.ai_phases import PhaseWindow
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
+from optimizer.formulation.financing.btc_loans import btc_loan_debt_rows, btc_loan_values
 from optimizer.formulation.fleet import fleet_cash_usd, fleet_values, hall_values
 from optimizer.formulation.mining import curtailment_credit, mining_pairs, mining_unit_economics
 from optimizer.formulation.power import energized_mw, fixed_power_charge_usd
@@ -93,6 +94,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     pairs = mining_pairs(ctx)
     mining = []
     finance_decisions = []
+    loans = btc_loan_values(model, ctx)
     for w in ctx.scenario_names:
         for (s, g) in pairs:
             curtailable = any((s, g, t, w) in model.curtailed_mw for t in range(T))
@@ -112,6 +114,8 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
             btc_sold_btc=[_clean(pyo.value(model.btc_sold[t, w]), 8) for t in range(T)],
             distributions_usd=[_clean(pyo.value(model.distribution[t, w]) * USD_PER_MODEL_UNIT, 2)
                                for t in range(T)],
+            btc_loan_balance_usd=[_clean(x, 2) for x in loans[w][0]] if loans else [],
+            btc_pledged_btc=[_clean(x, 8) for x in loans[w][1]] if loans else [],
         ))
     fleet = fleet_values(model, ctx)
     halls = hall_values(model, ctx)
@@ -159,7 +163,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
                 decisions=decisions)
     leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
     return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly,
-                      debt_table(ctx, model, signed_at, notes))
+                      debt_table(ctx, model, signed_at, notes, btc_loan_debt_rows(model, ctx)))
 
 
 def _fleet_table(ctx: BuildContext, model, pairs, fleet) -> pd.DataFrame:
@@ -279,6 +283,7 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls, notes_by_
         for t in range(T)
     ]
     rows = []
+    loans = btc_loan_values(model, ctx)
     for w_index, w in enumerate(ctx.scenario_names):
         price = ctx.scenarios[w_index].btc_price_usd
         cash_before = finance.starting_cash_usd
@@ -342,6 +347,10 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls, notes_by_
             else:
                 line["revolver_draws_usd"] = line["revolver_interest_usd"] = 0.0
                 line["revolver_fees_usd"] = 0.0
+            if loans:
+                loan_balance, loan_before = loans[w][0][t], loans[w][0][t - 1] if t else 0.0
+                line["btc_loan_draws_usd"] = loan_balance - loan_before
+                line["btc_loan_interest_usd"] = -finance.btc_loan.rate_pct_per_year / 1200.0 * loan_before
             for name in NOTES_LINES:
                 line[name] = notes[name][t]
             line["cash_interest_usd"] = cash_rate * cash_before
@@ -358,11 +367,15 @@ def _cashflow_table(ctx: BuildContext, model, signed_at, fleet, halls, notes_by_
             line["revolver_balance_usd"] = revolver
             for debt_id, sched in debt_rows.items():
                 line[f"debt_{debt_id}_balance_usd"] = sched[2][t]
+            loan_balance = loans[w][0][t] if loans else 0.0
+            if loans:
+                line["btc_loan_balance_usd"] = loan_balance
+                line["btc_pledged_btc"] = loans[w][1][t]
             line["notes_balance_usd"] = notes["notes_balance_usd"][t]
             line["dilution_usd"] = notes["dilution_usd"][t]
-            line["total_debt_usd"] = project_balance + revolver + notes["notes_balance_usd"][t] + sum(
-                sched[2][t] for sched in debt_rows.values()
-            )
+            line["total_debt_usd"] = (project_balance + revolver + loan_balance
+                                      + notes["notes_balance_usd"][t]
+                                      + sum(sched[2][t] for sched in debt_rows.values()))
             rows.append(line)
             cash_before, revolver_before = cash, revolver
     return _rounded(pd.DataFrame(rows))
@@ -375,6 +388,15 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
                       else 2)
             frame[column] = frame[column].round(digits) + 0.0  # + 0.0 turns -0.0 into 0.0
     return frame
+
+
+def _btc_loan_kpis(flows: pd.DataFrame) -> dict[str, float]:
+    """Peak balance, interest paid and peak pledge of the BTC loan (none: the defaults)."""
+    if "btc_loan_balance_usd" not in flows:
+        return {}
+    return {"btc_loan_peak_usd": _clean(flows["btc_loan_balance_usd"].max(), 2),
+            "btc_loan_interest_usd": _clean(-flows["btc_loan_interest_usd"].sum(), 2),
+            "btc_pledged_peak_btc": _clean(flows["btc_pledged_btc"].max(), 8)}
 
 
 def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
@@ -417,6 +439,7 @@ def _kpis(ctx: BuildContext, model, cashflow: pd.DataFrame, sites: pd.DataFrame,
         curtailment_credits_usd=_clean(flows["curtailment_credits_usd"].sum(), 2),
         fixed_power_charges_usd=_clean(-flows["fixed_power_charges_usd"].sum(), 2),
         mining_hall_capex_usd=_clean(-flows["mining_hall_capex_usd"].sum(), 2),
+        **_btc_loan_kpis(flows),
         **income_kpis(flows),
         ai_mw_online_by_year=ai_by_year, hashrate_ehs_by_year=ehs_by_year,
         notes_issued_usd=_clean(flows["notes_issued_usd"].sum(), 2),

@@ -130,8 +130,11 @@ def debt_table(ctx: BuildContext, model, signed_at: dict, notes: list[NotesDecis
             name = f"project_{win.site}_{win.phase.id}"
             for t in range(s, T):
                 a = t - s
-                add(w, t, name, "project", win.schedule.value("debt_draw", a),
-                    win.schedule.value("debt_interest", a), win.schedule.value("debt_principal", a),
+                # Interest accrued: paid, or capitalized into the balance before rent start.
+                interest = win.schedule.value("debt_interest", a) + win.schedule.value(
+                    "debt_interest_capitalized", a)
+                add(w, t, name, "project", win.schedule.value("debt_draw", a), interest,
+                    win.schedule.value("debt_principal", a),
                     win.schedule.value("debt_balance_end", a))
         for decision in notes:
             program = programs[decision.program]

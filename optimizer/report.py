@@ -139,7 +139,8 @@ def _print_fleet(console: Console, plan, kpi) -> None:
              ("curtailment credits", kpi.curtailment_credits_usd),
              ("fixed power charges", kpi.fixed_power_charges_usd),
              ("mining halls", kpi.mining_hall_capex_usd), ("taxes paid", kpi.taxes_paid_usd),
-             ("least covenant headroom", kpi.minimum_covenant_headroom_usd)]
+             ("least covenant headroom", kpi.minimum_covenant_headroom_usd),
+             ("BTC loan peak", kpi.btc_loan_peak_usd), ("BTC loan interest", kpi.btc_loan_interest_usd)]
     shown = [f"{name} {usd(value)}" for name, value in parts if value]
     if shown:
         console.print(" | ".join(shown))

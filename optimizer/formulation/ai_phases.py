@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyomo.core as pyo
 
 from models.instance import AIPhase, Instance
-from optimizer.economics import PhaseSchedule, phase_schedule, phase_terminal_value_parts
+from optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
 from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
@@ -57,7 +57,15 @@ def schedule_for(instance: Instance, phase: AIPhase) -> PhaseSchedule:
         loan_to_cost_pct=debt.loan_to_cost_pct if financed else 0.0,
         debt_rate_pct_per_year=debt.rate_pct_per_year if financed else 0.0,
         amortization_months=debt.amortization_months if financed else 1,
+        capitalize_interest=financed and debt.capitalize_construction_interest,
+        renewal=renewal_terms(phase),
     )
+
+
+def renewal_terms(phase: AIPhase) -> Renewal | None:
+    """The phase's renewal terms for economics.phase_schedule, or None."""
+    r = phase.renewal
+    return None if r is None else Renewal(r.probability, r.rent_share_pct, r.term_months)
 
 
 def signing_windows(instance: Instance, horizon_months: int, index_of) -> list[PhaseWindow]:
@@ -250,7 +258,8 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
 
 def income_profiles(w: PhaseWindow) -> dict[str, Profile]:
     """The phase's income lines by age as (rent, capex, other) parts in $M: EBITDA (rent and
-    prepayment as received, less opex), project-debt interest and amortization, and tax
+    prepayment as received, less opex, renewals included), project-debt interest (capitalized
+    interest as it accrues) and amortization, and tax
     depreciation (capex straight-line over the tax life from rent start)."""
     sched, n = w.schedule, w.schedule.length
     zero = [0.0] * n
@@ -261,7 +270,10 @@ def income_profiles(w: PhaseWindow) -> dict[str, Profile]:
                                  sched.lead_time_months + w.phase.tax_life_months)
     return {
         "ebitda": Profile(rent, zero, [-v * scale for v in sched.opex]),
-        "interest": Profile(zero, [v * scale for v in sched.debt_interest], zero),
+        # Capitalized construction interest is deducted as it accrues (a planner's plain
+        # reading), though it is paid later through the amortization.
+        "interest": Profile(zero, [(sched.debt_interest[a] + sched.value("debt_interest_capitalized", a))
+                                   * scale for a in range(n)], zero),
         "scheduled_principal": Profile(zero, [v * scale for v in sched.debt_principal], zero),
         "depreciation": Profile([0.0], depreciation, [0.0]),
     }

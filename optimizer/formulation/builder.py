@@ -12,6 +12,7 @@ from models.instance import Instance
 from optimizer.formulation.ai_phases import add_ai_phases
 from optimizer.formulation.context import BuildContext, make_context
 from optimizer.formulation.finance import add_finance
+from optimizer.formulation.financing.btc_loans import add_btc_loans, add_btc_pledges
 from optimizer.formulation.financing.covenant import add_income
 from optimizer.formulation.financing.notes import add_notes
 from optimizer.formulation.financing.taxes import add_taxes
@@ -21,8 +22,8 @@ from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
 
-STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_taxes, add_finance,
-          add_income, add_objective)
+STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_btc_loans, add_taxes,
+          add_finance, add_btc_pledges, add_income, add_objective)
 
 
 @dataclass
