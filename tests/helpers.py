@@ -201,3 +201,22 @@ def value_after_horizon(
     if signing is None:
         return 0.0
     return sum(dfs[signing + age] * flows_by_age[age] for age in range(months - signing, len(flows_by_age)))
+
+
+def leveraged_signing_npvs(
+    net_by_age: list[float], rent_by_age: list[float], debt_balance_end: list[float], months: int,
+    lead: int, dfs: list[float], starting_cash: float,
+) -> dict[int | None, float]:
+    """NPV of each choice of a debt-funded phase's signing month (None: never), by brute force.
+
+    ``net_by_age`` is the phase's cash after debt draws and service, ``rent_by_age`` its flows
+    still contracted after the horizon (valued at their own months' factors) and
+    ``debt_balance_end`` the loan outstanding at each age's end (owed in the terminal value)."""
+    npv: dict[int | None, float] = {}
+    for s in [None, *range(0, months - lead)]:
+        after = value_after_horizon(rent_by_age, s, months, dfs)
+        if s is not None:
+            after -= dfs[months - 1] * debt_balance_end[months - 1 - s]
+        npv[s] = best_distribution_npv(starting_cash, 0.0, flows_in_horizon(net_by_age, s, months),
+                                       dfs[:months]) + after
+    return npv

@@ -15,6 +15,7 @@ import pytest
 from tests.helpers import (
     best_distribution_npv,
     discount_factors,
+    leveraged_signing_npvs,
     make_instance,
     make_phase,
     phase_cash_by_age,
@@ -223,14 +224,7 @@ def test_capitalized_interest_plan_matches_brute_force_and_the_audit():
     interest, principal, balance_end, capitalized = capitalized_schedule(lead, 3.75e6, 0.005, 12, length)
     net = [base[a] + (3.75e6 if a < lead else 0.0) - interest[a] - principal[a] for a in range(length)]
     dfs = discount_factors(rate, T + length)
-    npv = {}
-    for s in [None, *range(0, T - lead)]:
-        flows = [net[t - s] if s is not None and t >= s else 0.0 for t in range(T)]
-        after = 0.0
-        if s is not None:
-            after = sum(dfs[s + a] * base[a] for a in range(T - s, length))
-            after -= dfs[T - 1] * balance_end[T - 1 - s]
-        npv[s] = best_distribution_npv(20e6, 0.0, flows, dfs[:T]) + after
+    npv = leveraged_signing_npvs(net, base, balance_end, T, lead, dfs, 20e6)
     best = max(npv, key=npv.get)
 
     outcome = solve_audited(data)

@@ -14,6 +14,7 @@ from tests.helpers import (
     best_distribution_npv,
     discount_factors,
     flows_in_horizon,
+    leveraged_signing_npvs,
     make_instance,
     make_phase,
     mining_margin_per_mw,
@@ -577,15 +578,8 @@ def test_project_debt_lines_and_npv_match_hand_schedule():
     assert interest[:5] == pytest.approx([0.0, 18_750.0, 37_500.0, 56_250.0, 75_000.0])
     net = [base[a] + draws[a] - interest[a] - principal[a] for a in range(length)]
     dfs = discount_factors(rate, T + length)
-    npv = {}
-    for s in [None, *range(0, T - lead)]:
-        flows = [net[t - s] if s is not None and t >= s else 0.0 for t in range(T)]
-        after = 0.0
-        if s is not None:
-            # rent still contracted after the horizon (no capex left), minus debt outstanding
-            after = sum(dfs[s + a] * base[a] for a in range(T - s, length))
-            after -= dfs[T - 1] * balance_end[T - 1 - s]
-        npv[s] = best_distribution_npv(20e6, 0.0, flows, dfs[:T]) + after
+    # Rent still contracted after the horizon (no capex left), minus debt outstanding.
+    npv = leveraged_signing_npvs(net, base, balance_end, T, lead, dfs, 20e6)
     best = max(npv, key=npv.get)
     assert sorted(npv.values())[-1] - sorted(npv.values())[-2] > 1_000.0
 
