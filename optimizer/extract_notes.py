@@ -12,7 +12,13 @@ from models.instance import Instance
 from models.plan import NotesDecision
 from optimizer.calendar import Calendar
 from optimizer.economics import existing_debt_schedule
-from optimizer.economics_finance import conversion_value_usd, converts, equity_cost_factor, note_schedule
+from optimizer.economics_finance import (
+    NoteSchedule,
+    conversion_value_usd,
+    converts,
+    equity_cost_factor,
+    note_schedule,
+)
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 from optimizer.formulation.financing.notes import converts_in, share_prices
 
@@ -47,6 +53,20 @@ def existing_converted(instance: Instance, calendar: Calendar, debt, scenario: s
                        calendar.index(debt.maturity_month))
 
 
+def note_issues(decision: NotesDecision, program, months: int, shares: list[float] | None
+                ) -> Iterable[tuple[float, NoteSchedule, bool]]:
+    """Each issue of a program's decision: its principal, its schedule, and whether it
+    converts at maturity in the scenario whose share prices are ``shares``."""
+    for i, amount in enumerate(decision.issued_usd):
+        if amount == 0.0:
+            continue
+        schedule = note_schedule(amount, program.coupon_pct_per_year, program.issuance_fee_pct,
+                                 program.tenor_months, i, months)
+        m = schedule.maturity_index
+        converted = shares is not None and m < months and converts(program.conversion_price_usd, shares[m])
+        yield amount, schedule, converted
+
+
 def notes_lines(instance: Instance, calendar: Calendar, notes: list[NotesDecision],
                 equity: list[float], scenario: str) -> dict[str, list[float]]:
     """One scenario's monthly notes and equity cash lines (outflows negative), the notes
@@ -57,13 +77,8 @@ def notes_lines(instance: Instance, calendar: Calendar, notes: list[NotesDecisio
     programs = {p.id: p for p in instance.finance.notes_programs}
     for decision in notes:
         program = programs[decision.program]
-        for i, amount in enumerate(decision.issued_usd):
-            if amount == 0.0:
-                continue
-            s = note_schedule(amount, program.coupon_pct_per_year, program.issuance_fee_pct,
-                              program.tenor_months, i, T)
+        for amount, s, converted in note_issues(decision, program, T, shares):
             m = s.maturity_index
-            converted = shares is not None and m < T and converts(program.conversion_price_usd, shares[m])
             for t in range(T):
                 out["notes_issued_usd"][t] += s.proceeds[t]
                 out["notes_fees_usd"][t] -= s.fee[t]
@@ -139,14 +154,7 @@ def debt_table(ctx: BuildContext, model, signed_at: dict, notes: list[NotesDecis
         for decision in notes:
             program = programs[decision.program]
             lines = {k: [0.0] * T for k in ("drawn", "interest", "principal", "balance")}
-            for i, amount in enumerate(decision.issued_usd):
-                if amount == 0.0:
-                    continue
-                sched = note_schedule(amount, program.coupon_pct_per_year, program.issuance_fee_pct,
-                                      program.tenor_months, i, T)
-                m = sched.maturity_index
-                converted = (shares is not None and m < T
-                             and converts(program.conversion_price_usd, shares[m]))
+            for _amount, sched, converted in note_issues(decision, program, T, shares):
                 for t in range(T):
                     lines["drawn"][t] += sched.proceeds[t]
                     lines["interest"][t] += sched.coupon[t]

@@ -58,6 +58,18 @@ def fleet_of(plan, generation: str):
     return next(f for f in plan.decisions.fleet if f.generation == generation)
 
 
+def s23_on_order(**purchase) -> dict:
+    """10 MW of halls on 12 MW of power and no fleet; S23s (10 J/TH) at $2/TH, delivered two
+    months after their order, at most 4 MW a month, with the purchase terms ``purchase``."""
+    terms = {"price_usd_per_th": 2.0, "delivery_lead_months": 2, "max_mw_per_month": 4.0, **purchase}
+    return make_instance(
+        start=START, horizon=8,
+        site={"mining_infrastructure_mw": 10.0,
+              "energization": [{"from_month": START, "contracted_mw": 12.0}]},
+        fleet=[{"id": "s23", "installed_mw": 0.0, "efficiency_j_per_th": 10.0, "purchase": terms}],
+    )
+
+
 def test_purchase_is_delivered_lead_months_after_its_order_and_paid_as_deposit_and_balance():
     """A 10 J/TH generation (100,000 TH/s per MW) at $2/TH = $200,000 per MW, lead 2 months,
     30 % deposit, at most 4 MW a month, on a site with 10 MW of halls and nothing owned.
@@ -70,15 +82,7 @@ def test_purchase_is_delivered_lead_months_after_its_order_and_paid_as_deposit_a
     nothing later. Deposits 30 % x 4 x $200k = $240k at months 0 and 1, $120k at month 2;
     balances 70 % at months 2, 3 (4 MW: $560k each) and 4 (2 MW: $280k).
     """
-    T = 8
-    data = make_instance(
-        start=START, horizon=T,
-        site={"mining_infrastructure_mw": 10.0,
-              "energization": [{"from_month": START, "contracted_mw": 12.0}]},
-        fleet=[{"id": "s23", "installed_mw": 0.0, "efficiency_j_per_th": 10.0,
-                "purchase": {"price_usd_per_th": 2.0, "delivery_lead_months": 2, "deposit_pct": 30.0,
-                             "max_mw_per_month": 4.0}}],
-    )
+    data = s23_on_order(deposit_pct=30.0)
     outcome = solve_audited(data)
     plan = outcome.result.plan
     s23 = fleet_of(plan, "s23")
@@ -101,15 +105,7 @@ def test_lots_and_supply_limit_are_whole_lots():
     """Lots of 3 MW, at most 4 MW a month (one lot), 10 MW of halls: the plan of the test
     above becomes whole lots, 3 MW in each of months 0, 1, 2 (9 MW; a fourth lot in month 3
     runs 3 months, still worth it at ~$273k > $200k but exceeds the 10 MW of halls)."""
-    T = 8
-    data = make_instance(
-        start=START, horizon=T,
-        site={"mining_infrastructure_mw": 10.0,
-              "energization": [{"from_month": START, "contracted_mw": 12.0}]},
-        fleet=[{"id": "s23", "installed_mw": 0.0, "efficiency_j_per_th": 10.0,
-                "purchase": {"price_usd_per_th": 2.0, "delivery_lead_months": 2, "lot_mw": 3.0,
-                             "max_mw_per_month": 4.0}}],
-    )
+    data = s23_on_order(lot_mw=3.0)
     plan = solve_audited(data).result.plan
     assert fleet_of(plan, "s23").ordered_mw == pytest.approx([3, 3, 3, 0, 0, 0, 0, 0], abs=1e-6)
 
