@@ -12,7 +12,9 @@ from pydantic import Field, field_validator, model_validator
 
 from models.common import Identifier, Month, Series, Strict
 from models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
+from models.finance_terms import BtcLoan, Covenant, Taxes
 from models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
+from models.mining_terms import Curtailment, MarginalFleet, MiningHalls, Purchase
 from models.ranges import (
     BLOCKS_PER_DAY,
     BTC_PER_BLOCK,
@@ -156,58 +158,6 @@ class AIPhase(Strict):
         return [1.0 / self.lead_time_months] * self.lead_time_months
 
 
-class Curtailment(Strict):
-    """Demand response: the site is paid for power it does not draw in peak hours."""
-
-    credit_usd_per_mwh: float = Field(
-        ge=0, le=10000,
-        description=(
-            "Credit per MWh of facility power not drawn (ASIC MW x mining PUE), USD "
-            "(DOMAIN: ERCOT 4CP avoidance worth $50-150/kW-yr; Riot $46.7M in 9 months of 2025)."
-        ),
-    )
-    max_share_pct_by_calendar_month: dict[int, float] = Field(
-        description=(
-            "Largest share of the month's running hours that may be curtailed, % (0-100), by "
-            "calendar month 1-12, e.g. {7: 10, 8: 10}; months not named allow none."
-        ),
-    )
-
-    @field_validator("max_share_pct_by_calendar_month", mode="before")
-    @classmethod
-    def _month_keys_from_text(cls, shares: Any) -> Any:
-        # JSON has only text keys; "7" means July as 7 does in YAML.
-        if isinstance(shares, dict):
-            return {int(k) if isinstance(k, str) and k.strip().isdigit() else k: v
-                    for k, v in shares.items()}
-        return shares
-
-    @field_validator("max_share_pct_by_calendar_month", mode="after")
-    @classmethod
-    def _months_and_shares(cls, shares: dict[int, float]) -> dict[int, float]:
-        for month, share in shares.items():
-            if not 1 <= month <= 12:
-                raise ValueError(f"calendar month {month} is not 1-12")
-            if not 0.0 <= share <= 100.0 or share != share:
-                raise ValueError(f"share {share:g} % for month {month} is not within 0-100 %")
-        return shares
-
-
-class MiningHalls(Strict):
-    """New mining infrastructure the site may build: ASIC halls, containers, transformers."""
-
-    capex_usd_per_mw: float = Field(
-        ge=0, le=1e8,
-        description="Build cost per MW of ASIC load hosted, USD, paid at the end of the build month.",
-    )
-    build_lead_months: int = Field(
-        ge=1, le=60, description="Months from the build month to the first month the halls host miners."
-    )
-    max_mw: float = Field(
-        ge=0, le=1e5, description="Most ASIC MW of halls the site may add over the horizon, MW."
-    )
-
-
 class Site(Strict):
     """A place with contracted grid power that can host miners and/or AI halls."""
 
@@ -256,35 +206,6 @@ class Site(Strict):
     )
     mining_halls: MiningHalls | None = Field(
         None, description="Mining infrastructure the site may add (default: none)."
-    )
-
-
-class Purchase(Strict):
-    """How a generation can be bought: price, delivery, payment terms and supply."""
-
-    price_usd_per_th: Annotated[Series, USD_PER_TH] = Field(
-        description="Price per TH/s in the order month, USD (DOMAIN: $10-30/TH; 1 MW = 1e6 / (J/TH) TH/s)."
-    )
-    delivery_lead_months: int = Field(
-        ge=1, le=36,
-        description="Months from the order month to the first month the machines run (>= 1).",
-    )
-    deposit_pct: float = Field(
-        100.0, ge=0, le=100,
-        description=(
-            "Share of the price paid at the end of the order month, %; the rest is paid at the "
-            "end of the delivery month (order month + lead)."
-        ),
-    )
-    lot_mw: float | None = Field(
-        None, gt=0, le=1e4,
-        description="Orders come in whole lots of this many MW (default: any amount).",
-    )
-    max_mw_per_month: float | None = Field(
-        None, ge=0, le=1e5, description="Supply limit: most MW that can be ordered in one month."
-    )
-    first_order_month: Month | None = Field(
-        None, description="First month (YYYY-MM) orders may be placed. Default: plan start."
     )
 
 
@@ -371,15 +292,6 @@ class MarketScenario(Strict):
 
 
 DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
-
-
-class MarginalFleet(Strict):
-    """The network's marginal miner: the network hashrate never exceeds its break-even."""
-
-    efficiency_j_per_th: float = Field(gt=0, le=200, description="Its energy per terahash, J/TH.")
-    power_price_usd_per_mwh: float = Field(
-        ge=0, le=10000, description="Its power price, USD/MWh (PUE 1, uptime 100 %)."
-    )
 
 
 class Market(Strict):
@@ -470,48 +382,6 @@ class ProjectDebt(Strict):
         description=(
             "Whether interest before rent start is added to the balance (compounding monthly) "
             "instead of paid; the balance at rent start then amortizes (default: paid monthly)."
-        ),
-    )
-
-
-class BtcLoan(Strict):
-    """A BTC-backed loan facility: borrowed USD <= LTV x that month's BTC price x BTC pledged,
-    every month and scenario; pledged BTC cannot be sold; interest paid monthly."""
-
-    limit_usd: Usd = Field(description="Largest balance the lender allows, USD (DOMAIN: up to ~300M).")
-    rate_pct_per_year: float = Field(
-        ge=0, le=50, description="Interest on each month's opening balance, % per year (DOMAIN 8-16)."
-    )
-    ltv_pct: float = Field(
-        gt=0, le=100,
-        description="Largest loan-to-value: balance / (BTC pledged x BTC price), % (DOMAIN ~50).",
-    )
-
-
-class Taxes(Strict):
-    """Income tax with losses carried forward (DESIGN.md, "Timing and accounting": Taxes)."""
-
-    rate_pct: float = Field(
-        0.0, ge=0, le=100,
-        description=(
-            "Tax rate on taxable income (EBITDA - interest - depreciation), %. Cumulative tax paid "
-            "through a month = rate x the largest cumulative taxable income so far (not below 0): "
-            "losses carry forward without limit, never back. 0 = no taxes."
-        ),
-    )
-
-
-class Covenant(Strict):
-    """A corporate debt-service coverage covenant (DESIGN.md: Covenant)."""
-
-    min_dscr: float = Field(
-        ge=0.1, le=10,
-        description="Least trailing-12-month EBITDA / trailing-12-month debt service, x (DOMAIN: 1.20-1.25).",
-    )
-    from_month: Month = Field(
-        description=(
-            "First month (YYYY-MM) the covenant is tested; months before the 12th of the plan "
-            "use the months available."
         ),
     )
 
