@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyomo.core as pyo
 
+from models.instance import Instance
 from models.plan import (
     Decisions,
     FinanceDecision,
@@ -43,6 +44,9 @@ class PlanResult:
     leases: pd.DataFrame
     fleet_monthly: pd.DataFrame | None = None
     debt_monthly: pd.DataFrame | None = None
+    instance: Instance | None = None
+    """The validated instance the plan solves (series expanded), written as instance.json so
+    that a plan directory alone answers explain, evaluate and report."""
 
 
 def _clean(value: float, digits: int) -> float:
@@ -163,7 +167,7 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
                 decisions=decisions)
     leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
     return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly,
-                      debt_table(ctx, model, signed_at, notes, btc_loan_debt_rows(model, ctx)))
+                      debt_table(ctx, model, signed_at, notes, btc_loan_debt_rows(model, ctx)), instance)
 
 
 def _fleet_table(ctx: BuildContext, model, pairs, fleet) -> pd.DataFrame:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from models.instance import Instance
 from models.plan import Plan
+from optimizer import __version__
 from optimizer.extract import PlanResult
-from optimizer.output_dir import OutputClaim, check_output, resolve_file
+from optimizer.output_dir import OutputClaim, OutputDirError, check_output, read_marker, resolve_file
 
 PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv", "fleet_monthly.csv",
               "debt_monthly.csv")
+INSTANCE_FILE = "instance.json"
+"""The validated instance, series expanded: what explain, evaluate and report re-read."""
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
-OWNED_FILES = (*PLAN_FILES, RUN_FILE)
+OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE)
 """Every file capalloc writes in a plan directory: all it may replace there."""
 
 
@@ -37,6 +42,8 @@ def plan_files(result: PlanResult, run_info: dict[str, Any]) -> dict[str, str]:
         table = getattr(result, name, None)
         if table is not None:
             files[f"{name}.csv"] = _csv_text(table)
+    if result.instance is not None:
+        files[INSTANCE_FILE] = result.instance.model_dump_json(indent=2) + "\n"
     files[RUN_FILE] = json.dumps(run_info, indent=2, sort_keys=True) + "\n"
     return files
 
@@ -77,6 +84,48 @@ def read_plan(directory: str | Path) -> Plan:
         return Plan.model_validate_json(file.read_text())
     except ValueError as error:
         raise PlanDirError(f"{file}: not a capalloc plan: {error}") from None
+
+
+@dataclass(frozen=True)
+class PlanDir:
+    """A plan directory written by this capalloc: its plan and the instance it solves."""
+
+    path: Path
+    plan: Plan
+    instance: Instance
+
+
+def open_plan_dir(directory: str | Path) -> PlanDir:
+    """The plan directory a plan command (explain, evaluate, report) reads, or PlanDirError
+    saying what is wrong and what to do: a missing folder, a sweep folder, a plan written by
+    another capalloc version (its numbers may follow other rules), or one without its instance."""
+    path = Path(directory)
+    if not path.exists():
+        raise PlanDirError(f"{directory}: no such plan directory; give the -o folder of a `capalloc solve`")
+    if not path.is_dir():
+        raise PlanDirError(f"{directory}: is a file, not a plan directory; give the -o folder of a "
+                           "`capalloc solve`")
+    try:
+        kind = read_marker(path)
+    except OutputDirError as error:
+        raise PlanDirError(str(error)) from None
+    if kind == "sweep":
+        raise PlanDirError(f"{directory}: is a sweep folder, not a plan directory; give one plan's folder "
+                           "(or use the sweep commands)")
+    plan = read_plan(path)
+    if plan.provenance.capalloc_version != __version__:
+        raise PlanDirError(
+            f"{directory}: was written by capalloc {plan.provenance.capalloc_version}, this is capalloc "
+            f"{__version__}; re-solve the instance with this version (`capalloc solve`)")
+    file = resolve_file(path, INSTANCE_FILE)
+    if not file.is_file():
+        raise PlanDirError(f"{directory}: has no {INSTANCE_FILE} (written before plans carried their "
+                           "instance); re-solve the instance with `capalloc solve`")
+    try:
+        instance = Instance.model_validate_json(file.read_text())
+    except ValueError as error:
+        raise PlanDirError(f"{file}: not a capalloc instance: {error}") from None
+    return PlanDir(path, plan, instance)
 
 
 def read_table(directory: str | Path, name: str) -> pd.DataFrame:
