@@ -135,6 +135,16 @@ class ScenarioKpis(PlanModel):
         None,
         description="EBITDA / interest accrued over the horizon (with taxes or a covenant, and interest).",
     )
+    net_leverage_peak_x: float | None = Field(
+        None,
+        description=(
+            "Largest (debt - cash) / trailing-12-month EBITDA at a month's end from the 12th month, "
+            "where that EBITDA is positive, x (with taxes or a covenant)."
+        ),
+    )
+    net_leverage_final_x: float | None = Field(
+        None, description="(Debt - cash) / trailing-12-month EBITDA at the last month's end, x.",
+    )
     minimum_covenant_headroom_usd: float | None = Field(
         None,
         description="Smallest trailing-12-month EBITDA - DSCR x debt service over the tested months, USD.",

@@ -72,4 +72,24 @@ def income_kpis(flows: pd.DataFrame) -> dict[str, float]:
         out["interest_cover_x"] = round(float(cover), 6)
     if "covenant_headroom_usd" in flows and flows["covenant_headroom_usd"].notna().any():
         out["minimum_covenant_headroom_usd"] = round(float(flows["covenant_headroom_usd"].min()), 2) + 0.0
+    if "ebitda_usd" in flows:
+        leverage = net_leverage_x(flows["total_debt_usd"].tolist(), flows["cash_end_usd"].tolist(),
+                                  flows["ebitda_usd"].tolist())
+        measured = [x for x in leverage if x is not None]
+        if measured:
+            out["net_leverage_peak_x"] = round(max(measured), 6)
+        if leverage[-1] is not None:
+            out["net_leverage_final_x"] = round(leverage[-1], 6)
+    return out
+
+
+def net_leverage_x(debt_usd: list[float], cash_usd: list[float],
+                   ebitda_usd: list[float]) -> list[float | None]:
+    """Net debt (every debt balance - cash, at the month's end) / trailing-12-month EBITDA, per
+    month; None before the first full trailing year and where that EBITDA is not positive (the
+    ratio means nothing there). BTC held is not netted: lenders' covenants count cash only."""
+    out: list[float | None] = []
+    for t in range(len(debt_usd)):
+        trailing = sum(ebitda_usd[t - 11: t + 1]) if t >= 11 else 0.0
+        out.append((debt_usd[t] - cash_usd[t]) / trailing if t >= 11 and trailing > 0.0 else None)
     return out

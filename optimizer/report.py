@@ -140,18 +140,39 @@ def _print_fleet(console: Console, plan, kpi) -> None:
              ("fixed power charges", kpi.fixed_power_charges_usd),
              ("mining halls", kpi.mining_hall_capex_usd), ("taxes paid", kpi.taxes_paid_usd),
              ("least covenant headroom", kpi.minimum_covenant_headroom_usd),
-             ("BTC loan peak", kpi.btc_loan_peak_usd), ("BTC loan interest", kpi.btc_loan_interest_usd)]
+             ("BTC loan interest", kpi.btc_loan_interest_usd)]
     shown = [f"{name} {usd(value)}" for name, value in parts if value]
     if shown:
         console.print(" | ".join(shown))
-    financing = [f"notes {n.program} {usd(sum(n.issued_usd))} (first {months[t]})"
-                 for n in plan.decisions.notes
-                 for t in [next((i for i, x in enumerate(n.issued_usd) if x > 0.005), None)] if t is not None]
-    financing += [f"{name} {usd(value)}" for name, value in (("equity raised", kpi.equity_raised_usd),
-                                                             ("dilution cost (PV)", kpi.dilution_cost_usd))
-                  if value]
-    if financing:
-        console.print("financing: " + " | ".join(financing), highlight=False)
+    used = financing_used(plan)
+    if used:
+        console.print("financing used: " + " | ".join(used), highlight=False)
+    leverage = [f"{name} {value:,.2f}x" for name, value in (
+        ("interest cover", kpi.interest_cover_x), ("peak net leverage", kpi.net_leverage_peak_x),
+        ("final net leverage", kpi.net_leverage_final_x)) if value is not None]
+    if leverage:
+        console.print(" | ".join(leverage), highlight=False)
+
+
+def financing_used(plan) -> list[str]:
+    """The optional instruments the plan drew on (first scenario's KPIs for the scenario-wise
+    ones), each with its size and first month: what a planner asks of a refinancing plan."""
+    months, kpi = plan.months, plan.kpis[0]
+    used = []
+    for notes in plan.decisions.notes:
+        issued = [t for t, usd_issued in enumerate(notes.issued_usd) if usd_issued > 0.005]
+        if issued:
+            used.append(f"notes {notes.program} {usd(sum(notes.issued_usd))} issued "
+                        f"(first {months[issued[0]]})")
+    if kpi.btc_loan_peak_usd > 0.005:
+        used.append(f"BTC-backed loan peak {usd(kpi.btc_loan_peak_usd)} "
+                    f"({kpi.btc_pledged_peak_btc:,.0f} BTC pledged at most)")
+    if kpi.equity_raised_usd > 0.005:
+        used.append(f"equity raised {usd(kpi.equity_raised_usd)} "
+                    f"(dilution cost {usd(kpi.dilution_cost_usd)})")
+    elif kpi.dilution_cost_usd > 0.005:
+        used.append(f"conversions (dilution cost {usd(kpi.dilution_cost_usd)})")
+    return used
 
 
 def print_comparison(console: Console, comparison, name_a: str, name_b: str) -> None:

@@ -85,6 +85,11 @@ def test_the_covenant_delays_a_retrofit_to_the_first_month_its_construction_gap_
     ebitda_total = sum(ebitda)
     assert plan.kpis[0].interest_cover_x == pytest.approx(ebitda_total / (COUPON * T), rel=1e-6)
     assert binding < 0.05 * DSCR * COUPON * 9  # it binds: under 5 % of the requirement to spare
+    # Net leverage = ($8M of notes - cash at the month's end) / the hand EBITDA of the trailing
+    # 12 months, from month 11 (the first full year); cash is the audited cash line.
+    leverage = [(8e6 - cash["cash_end_usd"].iloc[t]) / sum(ebitda[t - 11: t + 1]) for t in range(11, T)]
+    assert plan.kpis[0].net_leverage_final_x == pytest.approx(leverage[-1], rel=1e-6)
+    assert plan.kpis[0].net_leverage_peak_x == pytest.approx(max(leverage), rel=1e-6)
 
 
 def test_the_audit_reports_a_plan_that_breaks_the_covenant():
