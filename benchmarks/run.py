@@ -38,6 +38,7 @@ from benchmarks.generate import Size, generate_instance
 REPO = Path(__file__).resolve().parent.parent
 CLEANSPARK = REPO / "instances" / "cleanspark_2026.yaml"
 CLEANSPARK_FIXED_FLEET = REPO / "instances" / "cleanspark_2026_fixed_fleet.yaml"
+CLEANSPARK_BEFORE_ISSUE_14 = REPO / "benchmarks" / "cleanspark_2026_before_issue14.yaml"
 MIP_GAP = 0.001
 
 
@@ -65,7 +66,10 @@ def _scaling(sites: int, months: int, limit: float) -> Spec:
 SPECS: dict[str, Spec] = {
     "smoke": Spec("smoke", 20.0, Size("smoke", 2, 24, 1.5, 2, 1, 2, 20.0), note="CI"),
     # Revised by issue 13 (purchases, sales, halls): minutes, not seconds; its own limit is 600 s.
-    "cleanspark": Spec("cleanspark", 600.0, file=CLEANSPARK, note="issue 13 revision; fixed fleet <= 5 s"),
+    "cleanspark": Spec("cleanspark", 600.0, file=CLEANSPARK,
+                       note="issue 14: financing options, taxes, renewals; fixed fleet <= 5 s"),
+    "cleanspark_before_issue14": Spec("cleanspark_before_issue14", 600.0, file=CLEANSPARK_BEFORE_ISSUE_14,
+                                      note="cleanspark as issue 13 left it"),
     **{s.name: s for s in (_scaling(n, t, 10.0) for n in (5, 10, 20, 50) for t in (120, 180)
                            if (n, t) != (50, 180))},
     # large is also the scaling series' 50 x 180 point (2 phases per site = 100 phases).
