@@ -195,7 +195,8 @@ def validate_spec_data(data: Any, source: str = "<spec>") -> ScenarioTreeSpec:
         problems: list[Problem] = []
         for item in error.errors(include_url=False):
             message = item["msg"].removeprefix("Value error, ")
-            path = friendly_path(tuple(item["loc"]), data, ("function-after", "function-before"))
+            loc = tuple(part for part in item["loc"] if part != "[key]")  # a mapping key: its own path
+            path = friendly_path(loc, data, ("function-after", "function-before"))
             field, _, rest = message.partition(": ")
             if rest and " " not in field:  # a rule over several fields names the one to fix first
                 path, message = f"{path}.{field}" if path else field, rest

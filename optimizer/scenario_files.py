@@ -257,7 +257,7 @@ def write_scenarios(instance_path: Path, spec_path: Path, out: Path | None = Non
 
 def summary_lines(written: Written) -> list[str]:
     """What was written and how the tree compares with the closed form (log BTC price)."""
-    from optimizer.scenario_gen import moment_rows, sampled_return_correlation
+    from optimizer.scenario_gen import early_rent_notes, moment_rows, sampled_return_correlation
 
     tree = written.tree
     first = month_ordinal(tree.start)
@@ -272,4 +272,4 @@ def summary_lines(written: Written) -> list[str]:
                      f"{row.tree_level_over_expected:8.4f}")
     lines.append(f"sampled correlation of monthly log-returns, hashrate vs BTC: "
                  f"{sampled_return_correlation(tree):.4f} (spec {tree.spec.hashrate_btc_correlation:g})")
-    return lines
+    return lines + early_rent_notes(tree)

@@ -92,8 +92,8 @@ def check_branching_months(instance: Instance, spec: ScenarioTreeSpec, source: s
     for i, month in enumerate(spec.branching_months):
         ordinal = month_ordinal(month)
         if not first < ordinal <= last:
-            raise _fail(source, f"branching_months[{i}]", f"{month} is outside the horizon after its "
-                        f"first month", f"use a month from {ordinal_to_month(first + 1)} to "
+            raise _fail(source, f"branching_months[{i}]", f"{month} is not a month of the horizon "
+                        "after its first", f"use a month from {ordinal_to_month(first + 1)} to "
                         f"{ordinal_to_month(last)}")
         indices.append(ordinal - first)
     return indices
@@ -230,3 +230,20 @@ def sampled_return_correlation(tree: GeneratedTree) -> float:
     """Correlation of the sampled monthly log-returns of hashrate and BTC price."""
     return float(np.corrcoef(np.diff(tree.log_btc_samples, axis=1).ravel(),
                              np.diff(tree.log_hash_samples, axis=1).ravel())[0, 1])
+
+
+def early_rent_notes(tree: GeneratedTree) -> list[str]:
+    """Slipping phases whose rent could start before the slip is learnt: a slip shows by then
+    (rent does not start), so the tree model, not the generator, must say what that means."""
+    stage = tree.spec.slip_stage
+    if stage is None:
+        return []
+    learnt = tree.spec.branching_months[stage]
+    notes = []
+    for site, phase in tree.slip_phases:
+        first = month_ordinal(phase.earliest_signing_month or tree.start) + phase.lead_time_months
+        if first < month_ordinal(learnt):
+            notes.append(f"note: {site}.{phase.id} signed at its earliest starts rent in "
+                         f"{ordinal_to_month(first)}, before its slip is learnt in {learnt}; an earlier "
+                         "learnt_at avoids that")
+    return notes
