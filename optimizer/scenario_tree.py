@@ -101,7 +101,9 @@ def _kmeans_split(features: np.ndarray, keys: np.ndarray, branches: int) -> list
         assignment[group] = index
     for _ in range(KMEANS_MAX_ROUNDS):
         centroids = np.stack([features[assignment == c].mean(axis=0) for c in range(branches)])
-        distances = ((features[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is common to a row, so it is left out (and no
+        # paths x branches x months array is ever built)
+        distances = (centroids**2).sum(axis=1)[None, :] - 2.0 * features @ centroids.T
         new = np.argmin(distances, axis=1)
         if np.array_equal(new, assignment) or len(np.unique(new)) < branches:
             break  # converged, or a cluster would empty: keep the last full assignment

@@ -424,3 +424,27 @@ def test_a_slip_past_60_months_of_lead_time_names_the_field():
         generate_tree(instance, spec, "spec.yaml")
     assert [p.path for p in caught.value.problems] == ["lead_time_slips.probability_by_slip_months"]
     assert "alpha.hall1" in caught.value.problems[0].message
+
+
+@pytest.mark.parametrize(("spec_name", "count"),
+                         [("cleanspark_3x3.yaml", 9), ("cleanspark_3x3_slip.yaml", 18)])
+def test_the_example_specs_branch_cleanspark(spec_name, count):
+    from models.loader import load_instance
+    from models.scenario_spec import load_scenario_spec
+    from optimizer.scenario_gen import generate_tree
+
+    spec = load_scenario_spec(INSTANCES / "scenario_specs" / spec_name)
+    tree = generate_tree(load_instance(INSTANCES / "cleanspark_2026.yaml"), spec, spec_name)
+    assert len(tree.scenarios) == count
+    assert tree.btc.start == 80000.0 and tree.hashrate.start == 1050.0  # the instance's 2026-07 values
+
+
+def test_a_json_spec_reads_like_yaml(tmp_path):
+    import json
+
+    from models.scenario_spec import load_scenario_spec
+
+    (tmp_path / "spec.json").write_text(json.dumps({**SPEC, "lead_time_slips": SLIPS}))  # keys "0", "2", "4"
+    spec = load_scenario_spec(tmp_path / "spec.json")
+    assert spec.lead_time_slips is not None
+    assert spec.lead_time_slips.probability_by_slip_months == {0: 0.5, 2: 0.3, 4: 0.2}
