@@ -29,6 +29,7 @@ from optimizer.scenario_tree import (
 )
 
 MAX_LEAD_TIME_MONTHS = 60  # AIPhase.lead_time_months' bound
+BTC_DECIMALS, HASHRATE_DECIMALS = 2, 4  # written to the cent and to 0.1 PH/s
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,6 @@ def _scenario_labels(market: list[tuple[str, ...]], slips: list[int], stage: int
 def _written(values: np.ndarray, decimals: int) -> tuple[float, ...]:
     """Values as the CSV writes them (fixed decimals), so that checks see what the file says."""
     return tuple(float(f"{v:.{decimals}f}") for v in values)
-
-
-BTC_DECIMALS, HASHRATE_DECIMALS = 2, 4
 
 
 def generate_tree(instance: Instance, spec: ScenarioTreeSpec, source: str) -> GeneratedTree:
