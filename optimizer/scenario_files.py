@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from models.common import month_ordinal, ordinal_to_month
@@ -153,7 +154,7 @@ def header_text(tree: GeneratedTree, instance_path: Path, spec_path: Path, files
         where = ", ".join(f"{site}.{phase.id}" for site, phase in tree.slip_phases)
         slip_line = f"{chances}; learnt at {spec.branching_months[spec.slip_stage or 0]}; phases {where}"
     lines = [
-        f"{HEADER_FIRST} (capalloc {__version__}): regenerate rather than edit.",
+        f"{HEADER_FIRST} (capalloc {__version__}, numpy {np.__version__}): regenerate rather than edit.",
         f"{FILES_TAG} {' '.join(files)}",
         f"# from {instance_path.name} (sha256 {_sha256(instance_path)[:16]}) and spec {spec_path.name} "
         f"(sha256 {_sha256(spec_path)[:16]})",
