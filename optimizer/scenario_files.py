@@ -25,7 +25,8 @@ import yaml
 
 from models.common import month_ordinal, ordinal_to_month
 from models.loader import InstanceError, Problem, _csv_references, load_instance, read_instance_data
-from models.scenario_spec import load_scenario_spec
+from models.reading import MAX_INSTANCE_BYTES
+from models.scenario_spec import ScenarioSpecError, load_scenario_spec
 from optimizer import __version__
 from optimizer.scenario_gen import (
     BTC_DECIMALS,
@@ -247,6 +248,10 @@ def write_scenarios(instance_path: Path, spec_path: Path, out: Path | None = Non
     files = [out.name, csv_path.name] + ([chart_path.name] if chart_path else [])
     text = yaml_text(header_text(tree, instance_path, spec_path, files),
                      compose_instance(raw, tree, csv_path.name))
+    if len(text.encode()) > MAX_INSTANCE_BYTES:  # the loader would refuse to read it back
+        raise ScenarioSpecError(str(spec_path), [Problem(
+            "branches_per_stage", f"the new instance would take {len(text.encode()):,} bytes, more than "
+            f"instance files may ({MAX_INSTANCE_BYTES:,})", "use fewer branches or slips")])
     _write(csv_path, paths_csv_text(tree).encode())
     if chart_path is not None:
         from optimizer.scenario_chart import fan_chart_png
