@@ -276,6 +276,7 @@ def summary_lines(written: Written) -> list[str]:
         lines.append(f"{row.month}  {row.tree_log_mean:9.5f} / {row.target_log_mean:9.5f}   "
                      f"{row.tree_log_sd:8.5f} / {row.target_log_sd:8.5f}   "
                      f"{row.tree_level_over_expected:8.4f}")
-    lines.append(f"sampled correlation of monthly log-returns, hashrate vs BTC: "
-                 f"{sampled_return_correlation(tree):.4f} (spec {tree.spec.hashrate_btc_correlation:g})")
+    if tree.hashrate.volatility_per_year > 0:  # a deterministic hashrate has no correlation
+        lines.append(f"sampled correlation of monthly log-returns, hashrate vs BTC: "
+                     f"{sampled_return_correlation(tree):.4f} (spec {tree.spec.hashrate_btc_correlation:g})")
     return lines + early_rent_notes(tree)
