@@ -394,6 +394,30 @@ def breakeven(
         f"{len(result.steps)} solves", markup=False, highlight=False)
 
 
+@app.command()
+def scenarios(
+    instance_file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON) to branch.")],
+    spec: Annotated[Path, typer.Option("--spec", help="Tree spec (YAML); see models/scenario_spec.py.")],
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="New instance file (default: INSTANCE.tree.yaml beside the input).")] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Also write OUT.fan.png (BTC paths).")] = False,
+) -> None:
+    """Sample a seeded scenario tree (BTC and hashrate GBMs, lead-time slips) into a new instance."""
+    from models.scenario_spec import ScenarioSpecError
+    from optimizer.scenario_files import ScenarioOutputError, summary_lines, write_scenarios
+
+    try:
+        written = write_scenarios(instance_file, spec, out, plot)
+    except ScenarioSpecError as error:
+        raise _instance_problems(error, "scenario spec") from None
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    except ScenarioOutputError as error:
+        raise _fail(EXIT_INVALID, f"-o {error}") from None
+    for line in summary_lines(written):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _save_trace(error: BaseException) -> Path | None:
     """The full trace, in a new file under the temp folder (never the user's folders)."""
     try:
