@@ -1,7 +1,7 @@
 """`capalloc scenarios`: a seeded scenario tree for one instance, as the scenarios it writes.
 
 Takes a validated instance and a spec (models/scenario_spec.py), samples the market paths,
-reduces them to a tree (optimizer/scenario_tree.py), crosses the tree with the lead-time
+reduces them to a tree (optimizer/scenario_sampling.py), crosses the tree with the lead-time
 slips at the stage where they are learnt, and rounds the probabilities to millionths summing
 to exactly 1. Writing the files is optimizer/scenario_files.py's job.
 """
@@ -18,7 +18,7 @@ from models.instance import AIPhase, Instance, MarketScenario
 from models.loader import Problem
 from models.ranges import EH_PER_S, POSITIVE_USD_PER_BTC
 from models.scenario_spec import ScenarioSpecError, ScenarioTreeSpec
-from optimizer.scenario_tree import (
+from optimizer.scenario_sampling import (
     PROBABILITY_UNITS,
     Gbm,
     build_market_tree,

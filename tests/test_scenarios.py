@@ -87,7 +87,7 @@ def tree_3x3(tmp_path_factory) -> tuple[dict[str, Any], dict[str, list[str]]]:
 # --- the sampler against the closed form --------------------------------------------------------
 
 def test_gbm_helpers_match_hand_figures():
-    from optimizer.scenario_tree import Gbm
+    from optimizer.scenario_sampling import Gbm
 
     gbm = Gbm(80000.0, 0.10, 0.50)
     # E[S_12] = 80,000 x e^0.1 = 80,000 x 1.1051709181 = 88,413.67
@@ -98,7 +98,7 @@ def test_gbm_helpers_match_hand_figures():
 
 
 def test_sampled_paths_have_the_closed_form_moments():
-    from optimizer.scenario_tree import Gbm, sample_log_paths
+    from optimizer.scenario_sampling import Gbm, sample_log_paths
 
     n = 40000
     log_btc, log_hash = sample_log_paths(3, n, 25, Gbm(S0, MU, SIGMA), Gbm(H0, MU_H, SIGMA_H), RHO)
@@ -120,7 +120,7 @@ def test_sampled_paths_have_the_closed_form_moments():
 
 @pytest.mark.parametrize("rho", [0.5, -0.3, 0.0])
 def test_sampled_log_returns_have_the_input_correlation(rho):
-    from optimizer.scenario_tree import Gbm, sample_log_paths
+    from optimizer.scenario_sampling import Gbm, sample_log_paths
 
     n, months = 5000, 13
     log_btc, log_hash = sample_log_paths(5, n, months, Gbm(S0, MU, SIGMA), Gbm(H0, MU_H, SIGMA_H), rho)
