@@ -37,6 +37,7 @@ from optimizer.audit_fleet import (
     halls_frame,
     hashrate_path,
 )
+from optimizer.audit_commitments import check_commitments
 from optimizer.audit_notes import FLOWS as NOTES_FLOWS
 from optimizer.audit_notes import notes_frame
 from optimizer.audit_rules import (
@@ -116,7 +117,7 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
             f"instance {T} months from {instance.start}"))
     market = _market(instance, calendar)
     signed, found = check_signings(instance, calendar, plan.decisions.signings)
-    violations += found
+    violations += found + check_commitments(instance, plan)
     schedules = {(sp.site, sp.phase.id): _schedule(instance, sp.phase) for sp in signed}
     phases = _phase_flows(calendar, signed, schedules)
     mining = _mining(instance, calendar, plan, market, violations)
