@@ -63,6 +63,7 @@ def _window_text(instance: Instance, window: range) -> str:
 
 def _signing_problems(instance: Instance, index) -> list[Found]:
     found: list[Found] = []
+    T = instance.horizon_months
     site_ids = [s.id for s in instance.sites]
     bounds: dict[tuple[str, str], tuple[int | None, int | None, str]] = {}  # (earliest, latest, path)
     for i, s in enumerate(instance.commitments.signings):

@@ -28,6 +28,7 @@ from optimizer.audit_btcloans import (
     loan_decisions,
     loan_rounding_usd,
 )
+from optimizer.audit_commitments import check_commitments
 from optimizer.audit_fleet import (
     curtailment_shares,
     fixed_charges,
@@ -37,7 +38,6 @@ from optimizer.audit_fleet import (
     halls_frame,
     hashrate_path,
 )
-from optimizer.audit_commitments import check_commitments
 from optimizer.audit_notes import FLOWS as NOTES_FLOWS
 from optimizer.audit_notes import notes_frame
 from optimizer.audit_rules import (

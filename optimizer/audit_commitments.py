@@ -23,7 +23,8 @@ def check_commitments(instance: Instance, plan: Plan) -> list[Violation]:
         return {getattr(r, key): getattr(r, name) for r in rows}
 
     kinds = [
-        ("fleet_orders", series(d.fleet, "generation", "ordered_mw"), "generation", "mw", MW_TOL, "MW ordered"),
+        ("fleet_orders", series(d.fleet, "generation", "ordered_mw"), "generation", "mw", MW_TOL,
+         "MW ordered"),
         ("fleet_sales", series(d.fleet, "generation", "sold_mw"), "generation", "mw", MW_TOL, "MW sold"),
         ("hall_builds", series(d.halls, "site", "built_mw"), "site", "mw", MW_TOL, "hall MW built"),
         ("notes_issued", series(d.notes, "program", "issued_usd"), "program", "usd", USD_TOL, "USD issued"),

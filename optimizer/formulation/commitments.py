@@ -68,40 +68,30 @@ def _pin_signings(ctx: BuildContext, c: Commitments) -> None:
     for window in ctx.phase_windows:
         if not window.signable:
             continue
-        rule = rules.get(window.key)
-        months = range(window.first, window.last + 1)
         site, phase = window.key
+        for t, (lower, upper) in _signing_bounds(rules.get(window.key), c.unlisted, index,
+                                                  window.first, window.last).items():
+            z[site, phase, t].setlb(lower)
+            z[site, phase, t].setub(upper)
 
-        def cap(t: int, upper: float, site=site, phase=phase) -> None:
-            if t in months:
-                z[site, phase, t].setub(upper)
 
-        def floor(t: int, site=site, phase=phase) -> None:
-            if t in months:
-                z[site, phase, t].setlb(1.0)
-
-        if rule is None:
-            if c.unlisted == "none":
-                for t in months:
-                    cap(t, 0.0)
-            continue
-        if rule.never:
-            for t in months:
-                cap(t, 0.0)
-        if rule.in_month is not None:
-            m = index(rule.in_month)
-            for t in months:
-                if t < m:
-                    cap(t, 0.0)
-                else:
-                    floor(t)
-        if rule.by_month is not None:
-            m = min(index(rule.by_month), window.last)
-            for t in months:
-                if t >= m:
-                    floor(t)
-        if rule.not_before_month is not None:
-            m = index(rule.not_before_month)
-            for t in months:
-                if t < m:
-                    cap(t, 0.0)
+def _signing_bounds(rule, unlisted: str, index, first: int, last: int) -> dict[int, tuple[float, float]]:
+    """Bounds of z[t] for t in first..last that a signing commitment implies (none: free)."""
+    out: dict[int, tuple[float, float]] = {}
+    if rule is None:
+        return {t: (0.0, 0.0) for t in range(first, last + 1)} if unlisted == "none" else out
+    earliest, latest = first, None  # signed not before month earliest, by month latest
+    if rule.never:
+        earliest = last + 1
+    if rule.in_month is not None:
+        earliest = latest = index(rule.in_month)
+    if rule.by_month is not None:
+        latest = min(index(rule.by_month), last)
+    if rule.not_before_month is not None:
+        earliest = max(earliest, index(rule.not_before_month))
+    for t in range(first, last + 1):
+        if t < earliest:
+            out[t] = (0.0, 0.0)
+        elif latest is not None and t >= latest:
+            out[t] = (1.0, 1.0)
+    return out
