@@ -81,8 +81,8 @@ class Evaluation:
     def lines(self) -> list[str]:
         if self.feasible:
             return [f"the plan holds the ${self.floor_usd:,.0f} floor; NPV ${self.npv_usd:,.0f}"]
-        out = [f"the plan cannot hold the ${self.floor_usd:,.0f} floor (finance.minimum_cash_usd) in "
-               f"{len(self.shortfalls)} month(s):"]
+        out = [f"the plan cannot hold the ${self.floor_usd:,.0f} floor (finance.minimum_cash_usd); "
+               f"operations that minimize the total shortfall leave {len(self.shortfalls)} month(s) short:"]
         out += [f"  {s.scenario} {s.month}: short by ${s.usd:,.0f}" for s in self.shortfalls]
         if self.extra_starting_cash_usd is not None:
             out.append(f"cure: ${self.extra_starting_cash_usd:,.0f} more starting cash holds the floor")
@@ -220,3 +220,30 @@ def _cures(committed: Instance, settings: SolveSettings) -> Evaluation:
         else:
             evaluation.highest_floor_usd = round(pyo.value(built.model.held_floor) * USD_PER_MODEL_UNIT, 2)
     return evaluation
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def claim_evaluation_dir(directory):
+    """The output folder of an evaluation, checked, created and locked before the solves: a
+    plan directory (the re-optimized plan, when the floor holds) plus evaluation.json."""
+    from optimizer.output_dir import OutputClaim
+    from optimizer.plan_io import OWNED_FILES
+
+    return OutputClaim(directory, "plan", (*OWNED_FILES, EVALUATION_FILE))
+
+
+def evaluation_files(evaluation: Evaluation, plan_dir: str) -> dict[str, str]:
+    """Every file an evaluation writes, by name, as text (byte-stable: no timings)."""
+    import json
+
+    from optimizer.plan_io import INSTANCE_FILE, plan_files
+
+    body = {"plan_dir": plan_dir, **evaluation.as_dict()}
+    files = {EVALUATION_FILE: json.dumps(body, indent=2, sort_keys=True) + "\n"}
+    if evaluation.result is not None:
+        files.update(plan_files(evaluation.result, {"note": "written by capalloc evaluate"}))
+    elif evaluation.committed is not None:
+        files[INSTANCE_FILE] = evaluation.committed.model_dump_json(indent=2) + "\n"
+    return files
