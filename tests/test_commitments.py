@@ -165,7 +165,8 @@ def test_fleet_orders_and_sales_are_pinned_in_size_and_month():
     months = plan.months
     ordered = {months[t]: mw for t, mw in enumerate(fleet[buyable.id].ordered_mw) if mw}
     assert ordered == {"2026-09": pytest.approx(2 * lot)}
-    sold = {(f.generation, months[t]): mw for f in plan.decisions.fleet for t, mw in enumerate(f.sold_mw) if mw}
+    sold = {(f.generation, months[t]): mw
+            for f in plan.decisions.fleet for t, mw in enumerate(f.sold_mw) if mw}
     assert sold == {(sellable.id, "2026-08"): pytest.approx(1.0)}
     assert plan.decisions.signings == []
     assert plan.audit.passed

@@ -180,3 +180,16 @@ def test_cleanspark_plan_as_commitments_lists_every_signing_and_fixes_the_rest(c
     assert c.unlisted == "none"
     assert sorted((s.site, s.phase, s.in_month) for s in c.signings) == sorted(
         (s.site, s.phase, s.signing_month) for s in cleanspark_plan.decisions.signings)
+
+
+def test_solving_infeasible_commitments_exits_3_naming_the_month_the_amount_and_the_commitments(tmp_path):
+    # The hand instance with a 3-month lead, p1 committed to 2026-01: 2026-03 is $2M short
+    # (derivation above); unpinned, signing later holds the floor.
+    file = tmp_path / "slip.yaml"
+    file.write_text(yaml.safe_dump(hand(lead=3)))
+    result = CliRunner().invoke(app, ["solve", str(file), "-o", str(tmp_path / "plan"), "-q"])
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "cannot be held at the end of 2026-03" in text and "$2,000,000 in 2026-03" in text
+    assert "the commitments cause it" in text
+    assert not (tmp_path / "plan").exists()
