@@ -184,7 +184,7 @@ def evaluate(plan: Plan, base: Instance, other: Instance, settings: SolveSetting
     try:
         outcome = solve_instance(committed, settings=settings, audit=audit)
     except InfeasibleError:
-        return _cures(committed, settings)
+        return shortfall_and_cures(committed, settings)
     plan_out = outcome.result.plan
     return Evaluation(floor, True, npv_usd=plan_out.npv_usd, result=outcome.result, committed=committed)
 
@@ -193,7 +193,8 @@ def _exact(settings: SolveSettings) -> SolveSettings:
     return dataclasses.replace(settings, mip_rel_gap=0.0)
 
 
-def _cures(committed: Instance, settings: SolveSettings) -> Evaluation:
+def shortfall_and_cures(committed: Instance, settings: SolveSettings) -> Evaluation:
+    """The shortfall by month and both cures of an instance whose floor cannot be held."""
     floor = committed.finance.minimum_cash_usd
     evaluation = Evaluation(floor, False, committed=committed)
     exact = _exact(settings)
@@ -209,18 +210,20 @@ def _cures(committed: Instance, settings: SolveSettings) -> Evaluation:
             short = pyo.value(model.cash_shortfall[t, w]) * USD_PER_MODEL_UNIT
             if short > SHORTFALL_USD:
                 evaluation.shortfalls.append(Shortfall(w, calendar.label(t), round(short, 2)))
-    for cure in ("starting_cash", "floor"):
-        built = build_model(committed, cure=cure)
-        run = run_highs(built, exact)
-        if not run.has_solution:
-            continue
-        if cure == "starting_cash":
-            evaluation.extra_starting_cash_usd = round(
-                pyo.value(built.model.extra_starting_cash) * USD_PER_MODEL_UNIT, 2)
-        else:
-            evaluation.highest_floor_usd = round(pyo.value(built.model.held_floor) * USD_PER_MODEL_UNIT, 2)
+    evaluation.extra_starting_cash_usd = cure_value(committed, settings, "starting_cash")
+    evaluation.highest_floor_usd = cure_value(committed, settings, "floor")
     return evaluation
 
+
+def cure_value(committed: Instance, settings: SolveSettings, cure: str) -> float | None:
+    """The least extra starting cash (``starting_cash``) or the highest floor held (``floor``)
+    of the instance, USD, solved to optimality; None when no plan exists at all."""
+    built = build_model(committed, cure=cure)
+    run = run_highs(built, _exact(settings))
+    if not run.has_solution:
+        return None
+    variable = built.model.extra_starting_cash if cure == "starting_cash" else built.model.held_floor
+    return round(pyo.value(variable) * USD_PER_MODEL_UNIT, 2)
 
 EVALUATION_FILE = "evaluation.json"
 

@@ -128,6 +128,14 @@ def test_the_cli_writes_the_evaluation_and_exits_3_when_the_floor_breaks(tmp_pat
     assert json.loads((tmp_path / "ev2" / "evaluation.json").read_text())["feasible"] is True
     missing = runner.invoke(app, ["evaluate", str(tmp_path / "nowhere"), "--instance", str(slip)])
     assert missing.exit_code == 2
+    renamed = hand(lead=3)
+    renamed["sites"][0]["id"] = "b"
+    renamed["commitments"] = None
+    (tmp_path / "renamed.yaml").write_text(yaml.safe_dump(renamed))
+    other = runner.invoke(app, ["evaluate", str(tmp_path / "plan"), "--instance",
+                                str(tmp_path / "renamed.yaml"), "-o", str(tmp_path / "ev3")])
+    assert other.exit_code == 2 and "sites: differs from the plan's instance (missing a" in other.output
+    assert not (tmp_path / "ev3").exists()
 
 
 # ------------------------------------------------------------------ issue 15's acceptance
