@@ -112,6 +112,31 @@ def _signing_problems(instance: Instance, index) -> list[Found]:
             earliest, latest = T, None
         bounds[(s.site, s.phase)] = (earliest, latest, where) if ok else (None, None, where)
     found += _order_problems(instance, bounds)
+    found += _cap_problems(instance)
+    return found
+
+
+def _cap_problems(instance: Instance) -> list[Found]:
+    """Signings pinned to months of one calendar year may not add up to more than the
+    yearly signing cap (signing_cap_mw_per_year)."""
+    cap = instance.signing_cap_mw_per_year
+    if cap is None:
+        return []
+    by_year: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, s in enumerate(instance.commitments.signings):
+        if s.in_month is None or s.site not in {x.id for x in instance.sites}:
+            continue
+        phase = next((p for p in instance.site(s.site).ai_phases if p.id == s.phase), None)
+        if phase is not None:
+            by_year[s.in_month[:4]].append((i, phase.critical_it_mw))
+    found: list[Found] = []
+    for year, pinned in sorted(by_year.items()):
+        total = sum(mw for _, mw in pinned)
+        if total > cap + 1e-9:
+            found.append((f"commitments.signings[{pinned[-1][0]}].in_month",
+                          f"the signings committed in {year} add up to {total:g} MW of critical IT, "
+                          f"more than signing_cap_mw_per_year ({cap:g})",
+                          "move a signing to another year or raise the cap"))
     return found
 
 

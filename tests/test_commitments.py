@@ -86,6 +86,31 @@ def test_phases_committed_out_of_site_order_are_contradictory():
                for p in found), found
 
 
+def test_signings_pinned_in_one_year_beyond_the_signing_cap_are_contradictory():
+    data = read_instance_data(ROOT / "instances" / "cleanspark_2026_fixed_fleet.yaml")
+    cap = data["signing_cap_mw_per_year"]
+    # The first phases in file order (site order kept) until their IT exceeds the yearly cap,
+    # all pinned to one month; each alone fits the cap.
+    instance = validate_instance_data(data, base_dir=ROOT / "instances")
+    sizes = {(s.id, p.id): p.critical_it_mw for s in instance.sites for p in s.ai_phases}
+    pair, total = [], 0.0
+    for key, mw in sizes.items():
+        if total <= cap:
+            pair.append(key)
+            total += mw
+    assert total > cap and all(mw <= cap for mw in sizes.values())
+    data["commitments"] = {"signings": [{"site": s, "phase": p, "in_month": "2027-03"} for s, p in pair]}
+    found = problems_of_file(data, ROOT / "instances")
+    assert any(f"commitments.signings[{len(pair) - 1}].in_month:" in p and "signing_cap_mw_per_year" in p
+               for p in found), found
+
+
+def problems_of_file(data: dict, folder: Path) -> list[str]:
+    with pytest.raises(InstanceError) as caught:
+        validate_instance_data(data, base_dir=folder)
+    return [str(p) for p in caught.value.problems]
+
+
 def test_the_cli_refuses_an_unknown_phase_with_exit_2_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 
@@ -191,6 +216,7 @@ def test_a_pyomo_fixed_signing_variable_solves_and_holds():
     one reached through a commitment of the same meaning (bounds, not fix())."""
     import pyomo.core as pyo
 
+    from optimizer.extract import extract_plan
     from optimizer.formulation import build_model
     from optimizer.solve import SolveSettings, run_highs
 
@@ -204,3 +230,7 @@ def test_a_pyomo_fixed_signing_variable_solves_and_holds():
     committed = tiny_data({"signings": [{"site": "alpha", "phase": "hall1", "not_before_month": "2026-11"}]})
     plan = solve_for_test(validate_instance_data(committed, base_dir=TINY.parent), mip_gap=0.0)
     assert run.objective_usd == pytest.approx(plan.solver.objective_usd, rel=1e-9)
+    # ... and the rest of the pipeline: extraction, then the independent audit
+    extracted = extract_plan(run, "").plan
+    assert signed_month(extracted) == signed_month(plan) >= "2026-11"
+    assert audit_plan(instance, extracted).verdict(1e-6).passed
