@@ -412,7 +412,7 @@ def evaluate(
     from optimizer.evaluate import evaluate as run_evaluation
     from optimizer.output_dir import OutputDirError
     from optimizer.plan_io import PlanDirError, open_plan_dir
-    from optimizer.solve import InfeasibleError
+    from optimizer.solve import InfeasibleError, NoPlanError
 
     try:
         opened = open_plan_dir(plan_dir)
@@ -422,6 +422,10 @@ def evaluate(
         claim = claim_evaluation_dir(out) if out is not None else None
         with claim if claim is not None else _nothing():
             evaluation = run_evaluation(opened.plan, opened.instance, other)
+            verdict = evaluation.result.plan.audit if evaluation.result is not None else None
+            if verdict is not None and not verdict.passed:
+                raise _fail(EXIT_AUDIT, "internal error: the independent audit does not confirm the "
+                            f"re-optimized plan: {'; '.join(verdict.messages[:5])}")
             if claim is not None:
                 claim.commit(evaluation_files(evaluation, str(plan_dir)))
     except OutputDirError as error:
@@ -437,6 +441,8 @@ def evaluate(
         for reason in error.reasons:
             err_console.print(f"  - {reason}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INFEASIBLE) from None
+    except NoPlanError as error:
+        raise _fail(EXIT_NO_PLAN, f"no plan: {error}") from None
     for line in evaluation.lines():
         (console if evaluation.feasible else err_console).print(line, markup=False, highlight=False)
     if not evaluation.feasible:
