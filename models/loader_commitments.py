@@ -145,6 +145,8 @@ def _order_problems(instance: Instance, bounds) -> list[Found]:
     earlier one signed by t."""
     found: list[Found] = []
     T = instance.horizon_months
+    # unlisted: none leaves every phase not listed unsigned
+    unlisted = (T, None, "") if instance.commitments.unlisted == "none" else (None, None, "")
     for site in instance.sites:
         phases = [p.id for p in site.ai_phases]
         for j, later in enumerate(phases):
@@ -152,7 +154,7 @@ def _order_problems(instance: Instance, bounds) -> list[Found]:
             if latest is None:
                 continue
             for earlier in phases[:j]:
-                earliest, _, _ = bounds.get((site.id, earlier), (None, None, ""))
+                earliest, _, _ = bounds.get((site.id, earlier), unlisted)
                 if earliest is not None and earliest > latest:
                     when = "is never signed" if earliest >= T else \
                         f"is not signed before {_label(instance, earliest)}"

@@ -86,6 +86,17 @@ def test_phases_committed_out_of_site_order_are_contradictory():
                for p in found), found
 
 
+def test_a_later_phase_signed_while_unlisted_none_leaves_the_earlier_one_unsigned_is_contradictory():
+    data = tiny_data({"signings": [{"site": "alpha", "phase": "hall2", "in_month": "2027-01"}],
+                      "unlisted": "none"})
+    second = copy.deepcopy(data["sites"][0]["ai_phases"][0])
+    second.update(id="hall2", conversion="greenfield")
+    data["sites"][0]["ai_phases"].append(second)
+    found = problems_of(data)
+    assert any(p.startswith("commitments.signings[0]:") and "alpha/hall1" in p and "never" in p
+               for p in found), found
+
+
 def test_signings_pinned_in_one_year_beyond_the_signing_cap_are_contradictory():
     data = read_instance_data(ROOT / "instances" / "cleanspark_2026_fixed_fleet.yaml")
     cap = data["signing_cap_mw_per_year"]
