@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from models.commitments import Commitments
 from models.common import Identifier, Month, Series, Strict
 from models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
 from models.finance_terms import BtcLoan, Covenant, Taxes
@@ -499,6 +500,8 @@ class Instance(Strict):
         default_factory=TerminalValue, description="Valuation at the horizon's end."
     )
     solver: SolverSettings = Field(default_factory=SolverSettings, description="HiGHS settings.")
+    commitments: Commitments | None = Field(
+        None, description="Decisions pinned before the solve (models.commitments). Default: none.")
     canonical_plan: bool = Field(
         False,
         description=(

@@ -39,6 +39,12 @@ Designs:
 - ``oat``: one at a time around the base: point ``p0000`` is the base instance, then each
   parameter takes each of its levels while every other parameter stays at its base (a level
   that leaves the instance unchanged is skipped: it is the base point). Gives the tornado chart.
+- ``stress``: the ``grid`` of shocks (e.g. every lead time shifted by 0, 1, 2 months x BTC
+  price factors), each point run against the plan directory ``plan``: its signings, fleet
+  orders and sales, halls and issuance fixed (``capalloc evaluate``), operations
+  re-optimized. A row gives the NPV where the floor holds, else status ``infeasible`` with the
+  short months, the worst shortfall and the least extra starting cash that cures it; every
+  row gives the highest floor the plan can hold there.
 - ``lhs`` / ``random``: ``samples`` points; each parameter draws from its ``distribution``
   (Latin hypercube: one draw per equal-probability stratum, strata shuffled independently per
   parameter; random: independent draws), reproducibly from ``seed``, and ``apply`` says
@@ -274,8 +280,18 @@ class SweepSpec(Strict):
 
     base: str = Field(description="Base instance file, relative to the spec file's folder.")
     description: str = Field("", description="Free text.")
-    design: Literal["grid", "oat", "lhs", "random"] = Field(
-        description="grid: full factorial; oat: one at a time (tornado); lhs/random: sampled."
+    design: Literal["grid", "oat", "lhs", "random", "stress"] = Field(
+        description=(
+            "grid: full factorial; oat: one at a time (tornado); lhs/random: sampled; stress: "
+            "the grid of shocks run against a committed plan (``plan``) as `capalloc evaluate` does."
+        )
+    )
+    plan: str | None = Field(
+        None,
+        description=(
+            "Plan directory (`capalloc solve -o`) whose investment and financing decisions a "
+            "stress design holds fixed at every point, relative to the spec file's folder."
+        ),
     )
     parameters: list[Parameter] = Field(min_length=1, description="The varied inputs.")
     samples: int | None = Field(None, ge=1, description="Number of points of an lhs/random design.")
@@ -305,6 +321,10 @@ class SweepSpec(Strict):
             raise ValueError(f"a {self.design} design needs samples (the number of points)")
         if not sampled and self.samples is not None:
             raise ValueError(f"samples is only used by lhs/random designs, not {self.design}")
+        if self.design == "stress" and self.plan is None:
+            raise ValueError("a stress design needs plan (the plan directory to hold fixed)")
+        if self.design != "stress" and self.plan is not None:
+            raise ValueError(f"plan is only used by a stress design, not {self.design}")
         if sampled and self.samples > self.max_points:  # before drawing: memory grows with samples
             raise ValueError(f"samples ({self.samples}) exceeds max_points ({self.max_points}); "
                              "raise max_points or draw fewer samples")

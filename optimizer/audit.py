@@ -28,6 +28,7 @@ from optimizer.audit_btcloans import (
     loan_decisions,
     loan_rounding_usd,
 )
+from optimizer.audit_commitments import check_commitments
 from optimizer.audit_fleet import (
     curtailment_shares,
     fixed_charges,
@@ -116,7 +117,7 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
             f"instance {T} months from {instance.start}"))
     market = _market(instance, calendar)
     signed, found = check_signings(instance, calendar, plan.decisions.signings)
-    violations += found
+    violations += found + check_commitments(instance, plan)
     schedules = {(sp.site, sp.phase.id): _schedule(instance, sp.phase) for sp in signed}
     phases = _phase_flows(calendar, signed, schedules)
     mining = _mining(instance, calendar, plan, market, violations)

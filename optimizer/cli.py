@@ -418,6 +418,67 @@ def scenarios(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def evaluate(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan directory written by `capalloc solve`.")],
+    instance_file: Annotated[Path, typer.Option(
+        "--instance", help="The other instance (a stress: slipped builds, another price path).")],
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Folder to write the evaluation to.")] = None,
+) -> None:
+    """Fix a plan's investment and financing decisions under another instance, re-optimize
+    operations: the NPV, or (exit 3) the shortfall by month and what cures it."""
+    try:
+        other = load_instance(instance_file)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    from optimizer.evaluate import EvaluateError, claim_evaluation_dir, evaluation_files
+    from optimizer.evaluate import evaluate as run_evaluation
+    from optimizer.output_dir import OutputDirError
+    from optimizer.plan_io import PlanDirError, open_plan_dir
+    from optimizer.solve import InfeasibleError, NoPlanError
+
+    try:
+        opened = open_plan_dir(plan_dir)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    try:
+        claim = claim_evaluation_dir(out) if out is not None else None
+        with claim if claim is not None else _nothing():
+            evaluation = run_evaluation(opened.plan, opened.instance, other)
+            verdict = evaluation.result.plan.audit if evaluation.result is not None else None
+            if verdict is not None and not verdict.passed:
+                raise _fail(EXIT_AUDIT, "internal error: the independent audit does not confirm the "
+                            f"re-optimized plan: {'; '.join(verdict.messages[:5])}")
+            if claim is not None:
+                claim.commit(evaluation_files(evaluation, str(plan_dir)))
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"-o {error}") from None
+    except EvaluateError as error:
+        err_console.print(f"[bold red]cannot evaluate[/] {_user_text(plan_dir)} under "
+                          f"{_user_text(instance_file)}", highlight=False)
+        for problem in error.problems:
+            err_console.print(f"  - {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except InfeasibleError as error:
+        err_console.print("[bold red]infeasible[/]: the plan's decisions admit no plan here.")
+        for reason in error.reasons:
+            err_console.print(f"  - {reason}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INFEASIBLE) from None
+    except NoPlanError as error:
+        raise _fail(EXIT_NO_PLAN, f"no plan: {error}") from None
+    for line in evaluation.lines():
+        (console if evaluation.feasible else err_console).print(line, markup=False, highlight=False)
+    if not evaluation.feasible:
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def _save_trace(error: BaseException) -> Path | None:
     """The full trace, in a new file under the temp folder (never the user's folders)."""
     try:

@@ -81,7 +81,30 @@ class CompiledModel:
 
 
 def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
-    """Every active row and the active objective of a linear model, as one HighsLp."""
+    """Every active row and the active objective of a linear model, as one HighsLp.
+
+    A variable fixed with Pyomo's ``fix()`` stays a column, with both bounds at its value, as
+    the persistent interface keeps it: the walk would otherwise fold it into the constants and
+    leave callers that look up its column (the first plan's phase columns) without one."""
+    fixed = [v for v in model.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+    for var in fixed:
+        var.unfix()
+    try:
+        compiled = _compile(model)
+    finally:
+        for var in fixed:
+            var.fix()
+    if fixed:
+        lower, upper = np.array(compiled.lp.col_lower_), np.array(compiled.lp.col_upper_)
+        for var in fixed:
+            column = compiled.column_of.get(id(var))
+            if column is not None:
+                lower[column] = upper[column] = var.value
+        compiled.lp.col_lower_, compiled.lp.col_upper_ = lower, upper
+    return compiled
+
+
+def _compile(model: pyo.ConcreteModel) -> CompiledModel:
     visitor = LinearRepnVisitor({})
     known = visitor.var_map  # id -> variable, filled as the walk meets them
     column_of: dict[int, int] = {}

@@ -477,6 +477,10 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
                 return [f"no plan meets the DSCR covenant (finance.covenant: {covenant.min_dscr:g}x "
                         f"from {covenant.from_month}); lower min_dscr, start it later or carry "
                         "less debt service"]
+        if _pins_something(instance):
+            return ["the commitments admit no plan even with the liquidity floor relaxed: check them "
+                    "against the signing order and yearly cap, the fleet owned (sales) and the site "
+                    "power (commitments)"]
         return ["the model has no plan even with the liquidity floor relaxed; check the fleet, "
                 "power and signing rules"]
     model = built.model
@@ -498,5 +502,15 @@ def explain_infeasibility(instance: Instance, settings: SolveSettings) -> list[s
             "the floor, add starting cash or a revolver, allow selling the BTC treasury, or offer "
             "refinancing (finance.notes_programs) or equity (finance.equity_issuance)."
         )
+    if reasons and _pins_something(instance):
+        free = instance.model_copy(update={"commitments": None})
+        if run_highs(build_model(free, elastic_cash=False), quick).has_solution:
+            reasons.append("the commitments cause it: without them a plan holds the floor in every month; "
+                           "relax the commitments (commitments.signings, fleet_orders, notes_issued, ...)")
     return reasons or ["no plan satisfies every rule, but relaxing the liquidity floor alone "
                        "does not explain why"]
+
+
+def _pins_something(instance: Instance) -> bool:
+    commitments = getattr(instance, "commitments", None)
+    return commitments is not None and not commitments.empty

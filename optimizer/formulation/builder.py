@@ -10,7 +10,9 @@ from pyomo.common.gc_manager import PauseGC
 
 from models.instance import Instance
 from optimizer.formulation.ai_phases import add_ai_phases
+from optimizer.formulation.commitments import add_commitments
 from optimizer.formulation.context import BuildContext, make_context
+from optimizer.formulation.cure import Cure, add_cure_cash, add_cure_objective
 from optimizer.formulation.finance import add_finance
 from optimizer.formulation.financing.btc_loans import add_btc_loans, add_btc_pledges
 from optimizer.formulation.financing.covenant import add_income
@@ -22,8 +24,11 @@ from optimizer.formulation.mining import add_mining
 from optimizer.formulation.objective import add_objective
 from optimizer.formulation.power import add_power
 
-STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_btc_loans, add_taxes,
-          add_finance, add_btc_pledges, add_income, add_objective)
+# Commitments bound the decision variables once they all exist (AI phases, fleet and halls,
+# notes and equity); a cure's extra cash joins the cash ledger before finance reads it.
+STAGES = (add_ai_phases, add_fleet, add_mining, add_power, add_notes, add_commitments, add_btc_loans,
+          add_taxes, add_cure_cash, add_finance, add_btc_pledges, add_income, add_objective,
+          add_cure_objective)
 
 
 @dataclass
@@ -34,12 +39,15 @@ class BuiltModel:
 
 
 def build_model(
-    instance: Instance, *, elastic_cash: bool = False, parametric: bool = False
+    instance: Instance, *, elastic_cash: bool = False, parametric: bool = False,
+    cure: Cure | None = None,
 ) -> BuiltModel:
     """The Pyomo model of an instance. ``elastic_cash`` lets cash fall below the floor at a
     penalty, to explain infeasibility; ``parametric`` makes market prices, power prices,
-    capex and lease rates mutable Params for persistent re-solves (formulation.knobs)."""
+    capex and lease rates mutable Params for persistent re-solves (formulation.knobs);
+    ``cure`` swaps the objective for a liquidity cure (formulation.cure)."""
     ctx = make_context(instance, elastic_cash=elastic_cash, parametric=parametric)
+    ctx.cure = cure
     model = pyo.ConcreteModel(name=instance.name)
     ctx.knobs = Knobs(model, ctx, parametric)
     # The build allocates millions of small objects and frees none: the cyclic garbage

@@ -67,6 +67,7 @@ class BuildContext:
     scenarios: list[ScenarioMarket]
     elastic_cash: bool = False
     parametric: bool = False
+    cure: str | None = None  # formulation.cure: None, "starting_cash" or "floor"
     knobs: Any = None  # formulation.knobs.Knobs, set by the builder
     phase_windows: list[Any] = field(default_factory=list)  # set by ai_phases
     signed_by: Any = None  # ai_phases.SignedBy

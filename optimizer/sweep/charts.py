@@ -109,7 +109,7 @@ def _ink(value: float, low: float, high: float) -> str:
 def _cell_text(value: Any, column: str) -> str:
     if value is None:
         return "never" if column.startswith(("first_signing.", "signing.")) else "-"
-    if column.endswith("_usd"):
+    if column.endswith("_usd") and isinstance(value, int | float):
         return _musd(float(value))
     if isinstance(value, float):
         return f"{value:g}"
@@ -117,8 +117,8 @@ def _cell_text(value: Any, column: str) -> str:
 
 
 def write_heatmap(out: Path, spec: SweepSpec, records: list[dict[str, Any]], column: str,
-                  start: str, name: str) -> list[Path]:
-    rows, cols, cells = pivot(records, spec, column)
+                  start: str, name: str, *, every_point: bool = False) -> list[Path]:
+    rows, cols, cells = pivot(records, spec, column, every_point=every_point)
     table, columns = pivot_records(spec, rows, cols, cells)
     atomic_write(out / f"{name}.csv", csv_text(table, columns))
     fig = Figure(figsize=(1.6 + 1.1 * len(cols), 1.4 + 0.6 * len(rows)))
@@ -203,8 +203,11 @@ def write_charts(out_dir: str | Path, spec: SweepSpec, records: list[dict[str, A
     if spec.design == "oat":
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         paths += write_tornado(out, tornado_rows(records, spec, instance, manifest["points"]))
-    if spec.design == "grid" and len(spec.parameters) == 2 and solved(records):
+    if spec.design in ("grid", "stress") and len(spec.parameters) == 2 and solved(records):
         paths += write_heatmap(out, spec, records, "npv_usd", instance.start, "heatmap_npv")
+        if spec.design == "stress":  # defined at every point, where the floor holds or not
+            paths += write_heatmap(out, spec, records, "highest_floor_usd", instance.start,
+                                   "heatmap_highest_floor", every_point=True)
         decision = default_decision(spec, instance)
         if decision:
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", decision)

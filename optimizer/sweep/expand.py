@@ -39,6 +39,7 @@ from optimizer.sweep.paths import (
     resolve,
     walk_derived,
 )
+from optimizer.sweep.stress import open_stress_plan
 
 DERIVED_DIR = "_sweep_series"
 MAX_LISTED_PROBLEMS = 25
@@ -102,9 +103,12 @@ class Expansion:
     """A sweep spec expanded against its base instance. Use as a context manager (it may hold
     a temporary folder with derived monthly series)."""
 
-    def __init__(self, spec: SweepSpec, base_path: Path, source: str = "<sweep>"):
+    def __init__(self, spec: SweepSpec, base_path: Path, source: str = "<sweep>",
+                 plan_path: Path | None = None):
         self.spec, self.base_path, self.source = spec, Path(base_path), source
         self.base_instance = load_instance(base_path)
+        # A stress design's plan (optimizer.sweep.stress): its decisions join every point.
+        self.stress = open_stress_plan(spec, plan_path, source) if spec.design == "stress" else None
         self.base_sha256 = instance_fingerprint(base_path)
         self.base_data = self.base_instance.model_dump(mode="python")
         for key, value in spec.solver.model_dump(exclude_none=True).items():
@@ -119,7 +123,7 @@ class Expansion:
                 problems.append(Problem(f"parameters[{p.label}].path", str(error)))
         if problems:
             raise SweepSpecError(source, problems)
-        if spec.design in ("grid", "oat"):
+        if spec.design in ("grid", "oat", "stress"):
             checks = [(i, f"{p.mode}s[{j}]", level) for i, p in enumerate(spec.parameters)
                       for j, level in enumerate(p.levels)]
         else:
@@ -137,9 +141,11 @@ class Expansion:
             raise SweepSpecError(source, [Problem("max_points", f"the {spec.design} design has "
                                  f"{len(self.points)} points, more than max_points "
                                  f"({spec.max_points})", "raise max_points or use fewer levels")])
-        self.sweep_sha256 = hashlib.sha256(_json(
-            {"base": self.base_sha256, "spec": spec.model_dump(mode="json"),
-             "points": [[p.point_id, p.params] for p in self.points]}).encode()).hexdigest()
+        identity = {"base": self.base_sha256, "spec": spec.model_dump(mode="json"),
+                    "points": [[p.point_id, p.params] for p in self.points]}
+        if self.stress is not None:
+            identity["plan"] = self.stress.sha256
+        self.sweep_sha256 = hashlib.sha256(_json(identity).encode()).hexdigest()
 
     # -- context management
     def __enter__(self) -> Expansion:
@@ -168,7 +174,7 @@ class Expansion:
         spec = self.spec
         params = spec.parameters
         rows: list[tuple[dict[str, Any], tuple[tuple[int, Any], ...]]] = []
-        if spec.design == "grid":
+        if spec.design in ("grid", "stress"):
             for combo in itertools.product(*(p.levels for p in params)):
                 rows.append(({p.label: lv for p, lv in zip(params, combo, strict=True)},
                              tuple(enumerate(combo))))
@@ -272,7 +278,9 @@ class Expansion:
     def instance(self, point: SweepPoint) -> Instance:
         """The point's validated instance; InstanceError if the change makes it invalid."""
         data = self.point_data(point)
-        return _validate(data, f"{self.source} point {point.point_id}", base_dir=self.base_dir)
+        source = f"{self.source} point {point.point_id}"
+        instance = _validate(data, source, base_dir=self.base_dir)
+        return instance if self.stress is None else self.stress.commit(instance, source)
 
     def validate_all(self) -> None:
         """Materialize and validate every point; raise SweepSpecError naming what fails."""
@@ -319,8 +327,9 @@ def _csv_refs(node: Any) -> set[str]:
 def expand_file(spec_path: str | Path) -> Expansion:
     """Load a spec file and expand it (the base instance must be valid)."""
     spec, base = load_sweep_spec(spec_path)
+    plan = Path(spec_path).resolve().parent / spec.plan if spec.plan is not None else None
     try:
-        return Expansion(spec, base, str(spec_path))
+        return Expansion(spec, base, str(spec_path), plan)
     except InstanceError as error:
         if isinstance(error, SweepSpecError):
             raise

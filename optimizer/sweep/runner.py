@@ -44,7 +44,7 @@ from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
 from optimizer.sweep.store import ResultStore
 from optimizer.sweep.worker import PointSolver, init_pool_worker, solve_task
 
-Task = tuple[str, Any, dict[str, Any]]  # point id, instance, params
+Task = tuple[str, Any, dict[str, Any], bool]  # point id, instance, params, stress design
 OnRow = Callable[[dict[str, Any]], None]
 
 
@@ -72,14 +72,15 @@ class SweepRun:
 
 
 def _tasks(expansion: Expansion, pending: list[SweepPoint]) -> Iterator[Task]:
+    stress = expansion.stress is not None
     for point in pending:
-        yield point.point_id, expansion.instance(point), point.params
+        yield point.point_id, expansion.instance(point), point.params, stress
 
 
 def run_serial(tasks: Iterator[Task], on_row: OnRow, threads: int | None) -> None:
     solver = PointSolver(threads)
-    for point_id, instance, params in tasks:
-        on_row(solver.solve(point_id, instance, params).record())
+    for point_id, instance, params, stress in tasks:
+        on_row(solver.solve(point_id, instance, params, stress=stress).record())
 
 
 @contextlib.contextmanager

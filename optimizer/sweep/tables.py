@@ -124,9 +124,10 @@ def tornado_rows(records: list[dict[str, Any]], spec: SweepSpec, instance: Insta
     return rows
 
 
-def pivot(records: list[dict[str, Any]], spec: SweepSpec, column: str
+def pivot(records: list[dict[str, Any]], spec: SweepSpec, column: str, *, every_point: bool = False
           ) -> tuple[list[Any], list[Any], list[list[Any]]]:
-    """Rows = levels of parameter 1, columns = levels of parameter 2, cells = ``column``."""
+    """Rows = levels of parameter 1, columns = levels of parameter 2, cells = ``column``
+    (a point without a plan shows its status, unless ``every_point``: a column every row has)."""
     p1, p2 = spec.parameters[0], spec.parameters[1]
     rows, cols = p1.levels, p2.levels
     index = {(_key(r.get(PARAM_PREFIX + p1.label)), _key(r.get(PARAM_PREFIX + p2.label))): r
@@ -136,7 +137,7 @@ def pivot(records: list[dict[str, Any]], spec: SweepSpec, column: str
         line = []
         for b in cols:
             record = index.get((_key(a), _key(b)))
-            ok = record is not None and record.get("status") in SOLVED
+            ok = record is not None and (every_point or record.get("status") in SOLVED)
             if ok:
                 line.append(record.get(column))
             else:  # no plan here: say why instead of a value

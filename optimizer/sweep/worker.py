@@ -155,7 +155,10 @@ class PointSolver:
         self.models_built = 0
         self._parametric = None  # optimizer.resolve.ParametricSolver of the last structure
 
-    def solve(self, point_id: str, instance: Instance, params: dict[str, Any]) -> ResultRow:
+    def solve(self, point_id: str, instance: Instance, params: dict[str, Any], *,
+              stress: bool = False) -> ResultRow:
+        """The point's row; ``stress``: the instance holds a plan's commitments (a stress
+        design), and the row adds the shortfall and cures (optimizer.sweep.stress)."""
         from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
 
         started = time.perf_counter()
@@ -163,8 +166,11 @@ class PointSolver:
                                                time_limit=self.time_limit, mip_gap=self.mip_gap)
         highs_seconds = 0.0
         try:
-            plan, highs_seconds = self._solve(instance, settings)
-            row = row_from_plan(point_id, params, instance, plan)
+            if stress:
+                row, highs_seconds = self._stress(point_id, instance, params, settings)
+            else:
+                plan, highs_seconds = self._solve(instance, settings)
+                row = row_from_plan(point_id, params, instance, plan)
         except InfeasibleError as error:
             row = ResultRow(point_id, dict(params), "infeasible", "; ".join(error.reasons),
                             metrics=empty_metrics(instance))
@@ -179,7 +185,27 @@ class PointSolver:
         self.points_solved += 1
         return row
 
-    def _solve(self, instance: Instance, settings) -> tuple[Plan, float]:
+    def _stress(self, point_id: str, instance: Instance, params: dict[str, Any],
+                settings) -> tuple[ResultRow, float]:
+        """A stress point: the committed plan's NPV, or where the floor breaks the shortfall
+        and the least extra starting cash; the highest floor held either way."""
+        from optimizer.evaluate import cure_value, shortfall_and_cures
+        from optimizer.solve import InfeasibleError
+        from optimizer.sweep.stress import stress_message, stress_metrics
+
+        try:
+            plan, highs_seconds = self._solve(instance, settings, explain=False)
+        except InfeasibleError:
+            evaluation = shortfall_and_cures(instance, settings)
+            metrics = {**empty_metrics(instance),
+                       **stress_metrics(evaluation, evaluation.highest_floor_usd)}
+            return ResultRow(point_id, dict(params), "infeasible", stress_message(evaluation),
+                             metrics=metrics), 0.0
+        row = row_from_plan(point_id, params, instance, plan)
+        row.metrics.update(stress_metrics(None, cure_value(instance, settings, "floor")))
+        return row, highs_seconds
+
+    def _solve(self, instance: Instance, settings, explain: bool = True) -> tuple[Plan, float]:
         """Re-solve on the worker's persistent model when the structure allows, else build one.
 
         Points that differ from the model's instance only in market prices, hashrate, fees,
@@ -196,7 +222,7 @@ class PointSolver:
         run = self._parametric.solve(instance, settings)
         if not run.has_solution:
             if run.termination in ("provenInfeasible", "infeasibleOrUnbounded"):
-                raise InfeasibleError(explain_infeasibility(instance, settings))
+                raise InfeasibleError(explain_infeasibility(instance, settings) if explain else [])
             raise NoPlanError(f"HiGHS stopped ({run.termination}) after {run.highs_seconds:.1f} s "
                               "without a plan")
         return extract_plan(run, "").plan, run.highs_seconds
@@ -275,7 +301,7 @@ def import_pyomo_untracked() -> None:
         multiprocessing.set_start_method(method, force=True)
 
 
-def solve_task(point_id: str, instance: Instance, params: dict[str, Any],
+def solve_task(point_id: str, instance: Instance, params: dict[str, Any], stress: bool,
                threads: int | None) -> dict[str, Any]:
     """Entry point of a pool or Dask task: the flat record of the solved point."""
-    return process_solver(threads).solve(point_id, instance, params).record()
+    return process_solver(threads).solve(point_id, instance, params, stress=stress).record()
