@@ -21,7 +21,9 @@ INSTANCE_FILE = "instance.json"
 """The validated instance, series expanded: what explain, evaluate and report re-read."""
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
-OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE)
+REPORT_FILES = ("report.html", "plan.xlsx")
+"""What `capalloc report` adds to a plan directory; a new solve there removes them (stale)."""
+OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE, *REPORT_FILES)
 """Every file capalloc writes in a plan directory: all it may replace there."""
 
 
@@ -69,6 +71,13 @@ def write_plan_dir(result: PlanResult, directory: str | Path, run_info: dict[str
         return claim.commit(plan_files(result, run_info))
     with claim_plan_dir(directory, force=force) as fresh:
         return fresh.commit(plan_files(result, run_info))
+
+
+def add_to_plan_dir(directory: str | Path, files: dict[str, str | bytes]) -> Path:
+    """Add files capalloc owns (a report) to a plan directory, keeping the plan: under the
+    folder's lock, all at once (the same journaled write as a plan)."""
+    with OutputClaim(directory, "plan", OWNED_FILES) as claim:
+        return claim.commit(files, keep_others=True)
 
 
 class PlanDirError(Exception):
