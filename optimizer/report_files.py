@@ -44,9 +44,9 @@ class Written:
     files: list[Path]
 
 
-def sheet_names(names: list[str]) -> list[str]:
-    """Excel sheet names (at most 31 characters, unique, 'summary' kept for the front sheet)."""
-    used = {"summary"}
+def sheet_names(names: list[str], front: str = "summary") -> list[str]:
+    """Excel sheet names: at most 31 characters, unique, the front sheet's name kept free."""
+    used = {front}
     out = []
     for name in names:
         candidate, n = name[:31], 2
@@ -83,15 +83,10 @@ def plan_workbook(tables: PlanTables) -> bytes:
 
 
 def sweep_workbook(tables: SweepTables) -> bytes:
-    """sweep.xlsx: the summary (what was swept and summary.csv), then every CSV."""
-    blocks = []
-    summary = tables.tables.get("summary")
-    if summary is not None:
-        headers = [str(c) for c in summary.columns]
-        blocks.append(Block("Summary (summary.csv)", headers, summary.astype(object).values.tolist()))
+    """sweep.xlsx: an overview (what was swept), then every CSV (summary.csv among them)."""
     names = list(tables.tables)
-    sheets = list(zip(sheet_names(names), tables.tables.values(), strict=True))
-    return workbook_bytes(f"capalloc sweep: {tables.path.name}", sweep_meta(tables), blocks, sheets)
+    sheets = list(zip(sheet_names(names, "overview"), tables.tables.values(), strict=True))
+    return workbook_bytes(f"capalloc sweep: {tables.path.name}", sweep_meta(tables), [], sheets, "overview")
 
 
 def _same_folder(a: Path, b: Path) -> bool:

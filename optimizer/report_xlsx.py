@@ -104,9 +104,9 @@ def write_table_sheet(book: Workbook, formats: _Formats, name: str, frame: pd.Da
         sheet.autofilter(0, 0, len(frame), max(0, len(columns) - 1))
 
 
-def write_summary_sheet(book: Workbook, formats: _Formats, title: str, meta: list[str],
+def write_summary_sheet(book: Workbook, formats: _Formats, name: str, title: str, meta: list[str],
                         blocks: list[Block]) -> None:
-    sheet = book.add_worksheet("summary")
+    sheet = book.add_worksheet(name)
     sheet.write_string(0, 0, title, formats.title)
     row = 1
     for line in meta:
@@ -134,13 +134,13 @@ def write_summary_sheet(book: Workbook, formats: _Formats, title: str, meta: lis
 
 
 def workbook_bytes(title: str, meta: list[str], blocks: list[Block],
-                   sheets: list[tuple[str, pd.DataFrame]]) -> bytes:
-    """The workbook: the summary sheet, then ``sheets`` (name, table) in order."""
+                   sheets: list[tuple[str, pd.DataFrame]], front: str = "summary") -> bytes:
+    """The workbook: the front sheet (``blocks``), then ``sheets`` (name, table) in order."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties({"title": title, "author": "capalloc", "created": FIXED_DATE})
     formats = _Formats(book)
-    write_summary_sheet(book, formats, title, meta, blocks)
+    write_summary_sheet(book, formats, front, title, meta, blocks)
     for name, frame in sheets:
         write_table_sheet(book, formats, name, frame)
     book.close()
