@@ -96,6 +96,28 @@ def _same_folder(a: Path, b: Path) -> bool:
         return False
 
 
+def build_report(folder: str | Path) -> tuple[str, dict[str, str | bytes]]:
+    """("plan" or "sweep", the report's files by name) for a plan directory or a sweep folder;
+    ReportInputError when it is neither (of this capalloc). Writes nothing."""
+    path = Path(folder)
+    try:
+        kind = read_marker(path) if path.is_dir() else None
+    except OutputDirError as error:
+        raise ReportInputError(str(error)) from None
+    if kind == "sweep":
+        try:
+            sweep = open_sweep_dir(path)
+        except SweepDirError as error:
+            raise ReportInputError(str(error)) from None
+        return "sweep", {"report.html": sweep_report_html(sweep), "sweep.xlsx": sweep_workbook(sweep)}
+    try:
+        opened = open_plan_dir(path)
+    except PlanDirError as error:
+        raise ReportInputError(str(error)) from None
+    tables = read_plan_tables(opened)
+    return "plan", {"report.html": plan_report_html(tables), "plan.xlsx": plan_workbook(tables)}
+
+
 def write_report(folder: str | Path, out: str | Path | None = None) -> Written:
     """Write the report of a plan directory or a sweep folder; returns what was written.
 
@@ -103,35 +125,17 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Written:
     or OutputDirError (``out`` may not be written); nothing is written then."""
     path = Path(folder)
     target = None if out is None or _same_folder(Path(out), path) else Path(out)
-    try:
-        kind = read_marker(path) if path.is_dir() else None
-    except OutputDirError as error:
-        raise ReportInputError(str(error)) from None
     if target is not None:  # refuse a bad -o before any work
         check_output(target, "report", OUT_FILES)
-    if kind == "sweep":
-        try:
-            sweep = open_sweep_dir(path)
-        except SweepDirError as error:
-            raise ReportInputError(str(error)) from None
-        files: dict[str, str | bytes] = {"report.html": sweep_report_html(sweep),
-                                         "sweep.xlsx": sweep_workbook(sweep)}
-    else:
-        try:
-            opened = open_plan_dir(path)
-        except PlanDirError as error:
-            raise ReportInputError(str(error)) from None
-        tables = read_plan_tables(opened)
-        files = {"report.html": plan_report_html(tables), "plan.xlsx": plan_workbook(tables)}
-        kind = "plan"
+    kind, files = build_report(path)
     if target is not None:
         with OutputClaim(target, "report", OUT_FILES) as claim:
-            folder_written = claim.commit(files)
+            written = claim.commit(files)
     elif kind == "plan":
-        folder_written = add_to_plan_dir(path, files)
+        written = add_to_plan_dir(path, files)
     else:
-        folder_written = _add_to_sweep(path, files)
-    return Written(kind, folder_written, [folder_written / name for name in sorted(files)])
+        written = _add_to_sweep(path, files)
+    return Written(kind, written, [written / name for name in sorted(files)])
 
 
 def _add_to_sweep(path: Path, files: dict[str, str | bytes]) -> Path:
