@@ -33,8 +33,10 @@ def colour_of(names: list[str]) -> dict[str, str]:
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     top = 110 if fig.layout.updatemenus else 70  # room for the scenario buttons under the title
+    below = -60 / max(120, height - top - 80)  # the legend about 60 px under the plot, whatever its height
     fig.update_layout(template=TEMPLATE, title=title, height=height, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.15}, margin={"t": top, "l": 60, "r": 30})
+                      legend={"orientation": "h", "y": below, "yanchor": "top"},
+                      margin={"t": top, "l": 60, "r": 30, "b": 80})
     return fig
 
 
@@ -134,34 +136,46 @@ def debt_balances(tables: PlanTables, scenario: str) -> dict[str, pd.Series]:
 
 
 def cash_and_debt(tables: PlanTables) -> go.Figure:
-    """Cash at each month's end against the minimum-cash floor, with every debt balance."""
+    """Cash at each month's end against the minimum-cash floor (top), every debt balance
+    stacked by instrument (below, same months): debt can dwarf cash, so each has its axis."""
     cash = tables.tables["cashflow_monthly"]
     floor = tables.instance.finance.minimum_cash_usd / MILLION
     colours = colour_of(sorted({n for w in tables.scenarios for n in debt_balances(tables, w)}))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.45, 0.55],
+                        subplot_titles=["Cash at month end and the floor ($M)", "Debt balances ($M)"])
 
     def draw(fig: go.Figure, scenario: str) -> None:
         data = cash[cash["scenario"] == scenario]
+        fig.add_trace(go.Scatter(x=data["month"], y=data["cash_end_usd"] / MILLION, name="Cash (month end)",
+                                 line={"color": "#1d3557", "width": 2.5, "shape": "hv"},
+                                 hovertemplate="$%{y:,.1f}M"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=data["month"], y=[floor] * len(data), name="Minimum cash (floor)",
+                                 line={"color": "#c1121f", "dash": "dash"}, hovertemplate="$%{y:,.1f}M"),
+                      row=1, col=1)
         for name, balance in debt_balances(tables, scenario).items():
             if (balance != 0).any():
                 fig.add_trace(go.Scatter(x=balance.index, y=balance.values / MILLION, name=f"Debt: {name}",
                                          stackgroup=f"debt-{scenario}", line={"width": 0.5, "shape": "hv"},
                                          fillcolor=colours[name], marker={"color": colours[name]},
-                                         hovertemplate="$%{y:,.1f}M"))
-        fig.add_trace(go.Scatter(x=data["month"], y=data["cash_end_usd"] / MILLION, name="Cash (month end)",
-                                 line={"color": "#1d3557", "width": 2.5, "shape": "hv"},
-                                 hovertemplate="$%{y:,.1f}M"))
-        fig.add_trace(go.Scatter(x=data["month"], y=[floor] * len(data), name="Minimum cash (floor)",
-                                 line={"color": "#c1121f", "dash": "dash"}, hovertemplate="$%{y:,.1f}M"))
+                                         hovertemplate="$%{y:,.1f}M"), row=2, col=1)
 
-    fig = _per_scenario(go.Figure(), tables, draw)
-    fig.update_yaxes(title_text="USD millions")
-    return _layout(fig, "Cash against the floor, and every debt balance ($M)", height=460)
+    fig = _per_scenario(fig, tables, draw)
+    fig.update_yaxes(title_text="USD millions", rangemode="tozero")
+    return _layout(fig, "Cash against the floor, and every debt balance ($M)", height=640)
+
+
+MIX_COLOURS = {  # revenue in blues and greens, costs in reds, oranges and browns
+    "Mining revenue (BTC mined x price)": "#457b9d", "AI rent and prepayments": "#2a9d8f",
+    "Curtailment credits": "#8ecae6", "Interest on cash": "#a8dadc", "Mining power": "#e76f51",
+    "Fixed power charges": "#f4a261", "Mining opex": "#e9c46a", "Fleet moves": "#b56576",
+    "AI opex": "#6d597a", "Interest, coupons and fees": "#9d0208", "Taxes": "#6c757d",
+}
 
 
 def revenue_and_costs(tables: PlanTables) -> go.Figure:
     """Revenue (up) and costs (down) by year and item, with the net as a line."""
     mix = mix_by_year(tables)
-    colours = colour_of(list(dict.fromkeys(mix["item"])))
+    colours = colour_of(list(dict.fromkeys(mix["item"]))) | MIX_COLOURS
 
     def draw(fig: go.Figure, scenario: str) -> None:
         data = mix[mix["scenario"] == scenario]
