@@ -232,8 +232,15 @@ def test_report_into_an_out_folder(tiny_plan, grid_sweep, tmp_path):  # noqa: F8
     result = invoke("report", tiny_plan, "-o", foreign)
     assert result.exit_code == 2 and "holds files capalloc did not write" in said(result)
     assert [p.name for p in foreign.iterdir()] == ["notes.md"]
+    fresh = tmp_path / "fresh"
+    result = invoke("report", tmp_path / "nowhere", "-o", fresh)  # a bad plan: -o is not created
+    assert result.exit_code == 2 and not fresh.exists()
     other_plan = tmp_path / "other"
     shutil.copytree(tiny_plan, other_plan)
+    result = invoke("report", other_plan, "-o", other_plan)  # -o at the plan itself: the default
+    assert result.exit_code == 0 and (other_plan / "report.html").is_file()
+    (other_plan / "report.html").unlink()
+    (other_plan / "plan.xlsx").unlink()
     result = invoke("report", tiny_plan, "-o", other_plan)
     assert result.exit_code == 2 and "holds a capalloc plan, not a report" in said(result)
     assert not (other_plan / "report.html").exists()
