@@ -204,9 +204,10 @@ def _month_span_ms(first: str, last: str) -> float:
     return delta.total_seconds() * 1000.0
 
 
-def lease_gantt(tables: PlanTables) -> go.Figure:
+def lease_gantt(tables: PlanTables) -> go.Figure | None:
     """Per AI phase: signed (marker), build (signing to rent start), rent (the term) and, where
-    the lease may be renewed, the renewal; phases never signed are listed as such."""
+    the lease may be renewed, the renewal; phases never signed are listed as such. None
+    without any AI phase."""
     signed = {(s.site, s.phase): s for s in tables.plan.decisions.signings}
     rows, spans = [], {"Build": [], "Rent": [], "Renewal": []}
     markers = []
@@ -226,7 +227,12 @@ def lease_gantt(tables: PlanTables) -> go.Figure:
                 first = ordinal_to_month(month_ordinal(signing.rent_end_month) + 1)
                 last = ordinal_to_month(month_ordinal(first) + phase.renewal.term_months - 1)
                 spans["Renewal"].append((label, first, last))
-    fig = go.Figure()
+    if not rows:
+        return None
+    months = tables.plan.months
+    # Every phase gets its row, signed or not: an unseen marker at the plan's start holds it.
+    fig = go.Figure(go.Scatter(x=[_first_day(months[0])] * len(rows), y=rows, mode="markers",
+                               marker={"opacity": 0}, showlegend=False, hoverinfo="skip"))
     colours = {"Build": "#e76f51", "Rent": "#2a9d8f", "Renewal": "#a8dadc"}
     for name, items in spans.items():
         if not items:
@@ -241,7 +247,6 @@ def lease_gantt(tables: PlanTables) -> go.Figure:
                                  mode="markers", name="Signed", marker={"symbol": "diamond", "size": 12,
                                                                        "color": "black"},
                                  hovertemplate="signed %{x|%Y-%m}<extra>%{y}</extra>"))
-    months = tables.plan.months
     horizon_end = _first_day(ordinal_to_month(month_ordinal(months[-1]) + 1))
     fig.add_vline(x=horizon_end, line={"dash": "dot", "color": "grey"})
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(rows)), type="category")
@@ -289,8 +294,10 @@ def plan_figures(tables: PlanTables) -> list[tuple[str, str, go.Figure]]:
         ("hashrate", "Hashrate and hashprice", hashrate_and_hashprice(tables)),
         ("cash", "Cash, floor and debt", cash_and_debt(tables)),
         ("mix", "Revenue and cost mix by year", revenue_and_costs(tables)),
-        ("leases", "Leases", lease_gantt(tables)),
     ]
+    gantt = lease_gantt(tables)
+    if gantt is not None:
+        figures.append(("leases", "Leases", gantt))
     fan = scenario_fan(tables)
     if fan:
         figures += [("npv-fan", "NPV by scenario", fan[0]), ("cash-fan", "Cash by scenario", fan[1])]

@@ -84,7 +84,10 @@ def html_table(frame: pd.DataFrame, headers: Mapping[str, str], table_id: str,
 
 
 def chart_html(anchor: str, figure: go.Figure) -> str:
-    return f'<div class="chart">{figure.to_html(include_plotlyjs=False, full_html=False, div_id=f"chart-{anchor}", config=CONFIG)}</div>'  # noqa: E501
+    """One chart's div and the script that draws it (plotly.js is in the page's head once);
+    a fixed div id keeps the page byte-stable."""
+    inner = figure.to_html(include_plotlyjs=False, full_html=False, div_id=f"chart-{anchor}", config=CONFIG)
+    return f'<div class="chart">{inner}</div>'
 
 
 def page(title: str, meta: Iterable[str], sections: list[tuple[str, str, str]]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
 from optimizer import __version__
 from optimizer.output_dir import OutputClaim
@@ -291,3 +292,20 @@ def test_a_sweep_being_written_is_not_reported_into(grid_sweep, tmp_path):  # no
         result = invoke("report", folder)
     assert result.exit_code == 2 and "another capalloc is writing this folder" in said(result)
     assert not (folder / "report.html").exists()
+
+
+def test_a_plan_without_signings_reports_its_phases_as_unsigned(tmp_path):
+    """At $100/kW-month tiny's phase is never signed (the grid sweep of test_sweep shows it):
+    the report says so in the table and still lists the phase in the Gantt."""
+    raw = yaml.safe_load(TINY.read_text())
+    raw["sites"][0]["ai_phases"][0]["lease_usd_per_kw_month"] = 100.0
+    instance = tmp_path / "cheap.yaml"
+    instance.write_text(yaml.safe_dump(raw))
+    assert invoke("solve", instance, "-o", tmp_path / "plan", "-q").exit_code == 0
+    assert json.loads((tmp_path / "plan" / "plan.json").read_text())["decisions"]["signings"] == []
+    assert invoke("report", tmp_path / "plan").exit_code == 0
+    page = (tmp_path / "plan" / "report.html").read_text()
+    assert "No lease is signed in this plan." in page and "signings" not in html_tables(
+        tmp_path / "plan" / "report.html")
+    figure = lease_gantt(read_plan_tables(open_plan_dir(tmp_path / "plan")))
+    assert [list(t.y) for t in figure.data] == [["alpha / hall1 (not signed)"]]
