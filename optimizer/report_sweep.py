@@ -103,35 +103,42 @@ def _months_title(first: str | None) -> str:
     return f"months from {first}" if first else ""
 
 
-def _cell_text(value: Any, money: bool) -> str:
+def _cell_text(value: Any, money: bool, signing: bool) -> str:
+    """What a heatmap cell says: a status where the point has no plan, 'never' for a phase
+    never signed, NPV in $M."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "never"
+        return "never" if signing else "-"
     if money and isinstance(value, int | float):
         return f"{value / MILLION:,.1f}"
     return _level(value)
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+
+
 def heatmap(name: str, frame: pd.DataFrame) -> go.Figure:
-    """A 2-parameter grid: rows the first parameter's levels, columns the second's."""
+    """A 2-parameter grid: rows the first parameter's levels, columns the second's; cells
+    coloured by value (months: by months from the earliest), points without a plan blank."""
     header = str(frame.columns[0])
     rows = [_level(v) for v in frame[header]]
     cols = [str(c) for c in frame.columns[1:]]
     values = frame[frame.columns[1:]].astype(object).values.tolist()
-    numeric = all(isinstance(v, int | float) for line in values for v in line)
     money = name == "heatmap_npv"
-    if numeric:
-        z = [[float(v) / (MILLION if money else 1.0) for v in line] for line in values]
-        first = None
-    else:
+    signing = "signing" in name
+    if any(isinstance(v, str) and MONTH.match(v) for line in values for v in line):
         z, first = _month_cells(values)
-    text = [[_cell_text(v, money) for v in line] for line in values]
+    else:
+        z, first = [[_number(v) / (MILLION if money else 1.0) for v in line] for line in values], None
+    text = [[_cell_text(v, money, signing) for v in line] for line in values]
     fig = go.Figure(go.Heatmap(z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="Viridis",
                                hovertemplate="%{y} \\ %{x}: %{text}<extra></extra>",
                                colorbar={"title": "$M" if money else _months_title(first)}))
     p1, _, p2 = header.partition(" \\ ")
     fig.update_xaxes(title_text=p2, type="category")
     fig.update_yaxes(title_text=p1, type="category")
-    what = "NPV ($M)" if money else name.removeprefix("heatmap_") + " (month; never: not signed)"
+    what = "NPV ($M)" if money else name.removeprefix("heatmap_") + (" (month; never: not signed)" if signing
+                                                                     else "")
     return _layout(fig, f"Heatmap: {what}", height=220 + 50 * len(rows))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from optimizer import __version__
 from optimizer.output_dir import OutputClaim
 from optimizer.plan_io import open_plan_dir
 from optimizer.report_charts import lease_gantt, power_use
+from optimizer.report_sweep import heatmap
 from optimizer.report_tables import read_plan_tables
 from tests.report_helpers import (  # noqa: F401 (session fixtures)
     TINY,
@@ -309,3 +311,18 @@ def test_a_plan_without_signings_reports_its_phases_as_unsigned(tmp_path):
         tmp_path / "plan" / "report.html")
     figure = lease_gantt(read_plan_tables(open_plan_dir(tmp_path / "plan")))
     assert [list(t.y) for t in figure.data] == [["alpha / hall1 (not signed)"]]
+
+
+def test_sweep_heatmap_cells():
+    """Statuses stay as text on a blank cell; months colour by months from the earliest one
+    (2028-04 is 21 months after 2026-07: 6 to the end of 2026, 12 in 2027, 3 in 2028)."""
+    npv = pd.DataFrame({"btc \\ lease": [0.7, 1.3], "100.0": [296962592.1, "infeasible"],
+                        "150.0": [330054189.57, 369490202.78]})
+    trace = heatmap("heatmap_npv", npv).data[0]
+    assert trace.text[1][0] == "infeasible" and math.isnan(trace.z[1][0])
+    assert trace.z[0][0] == pytest.approx(296.9625921) and trace.text[0][0] == "297.0"
+    months = pd.DataFrame({"btc \\ lease": [0.7, 1.3], "100.0": [math.nan, math.nan],
+                           "150.0": ["2026-07", "2028-04"]})
+    trace = heatmap("heatmap_first_signing.alpha", months).data[0]
+    assert [list(line) for line in trace.text] == [["never", "2026-07"], ["never", "2028-04"]]
+    assert trace.z[0][1] == 0.0 and trace.z[1][1] == 21.0 and math.isnan(trace.z[0][0])
