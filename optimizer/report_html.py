@@ -63,7 +63,7 @@ def cell(value: Any, digits: int) -> str:
         return '<td class="num">-</td>'
     if _is_number(value):
         exact = repr(float(value)) if isinstance(value, float) else str(value)
-        text = f"{float(value):,.{digits}f}"
+        text = f"{value:,d}" if isinstance(value, int) else f"{float(value):,.{digits}f}"
         if text.startswith("-") and float(text[1:].replace(",", "")) == 0:
             text = text[1:]  # -0.4 rounds to 0, not -0
         return f'<td class="num" data-value="{exact}">{text}</td>'

@@ -153,7 +153,7 @@ def decision_map(frame: pd.DataFrame) -> go.Figure | None:
     z, first = _month_cells(values)
     text = [[v if isinstance(v, str) else "never" for v in line] for line in values]
     fig = go.Figure(go.Heatmap(z=z, x=list(frame["point_id"]), y=[c.split(".", 1)[1] for c in sites],
-                               text=text, colorscale="Viridis",
+                               text=text, texttemplate="%{text}", colorscale="Viridis",
                                hovertemplate="%{x} %{y}: %{text}<extra></extra>",
                                colorbar={"title": _months_title(first)}))
     fig.update_xaxes(title_text="point (see the results table for its parameters)", type="category")
@@ -193,6 +193,17 @@ def sweep_figures(tables: SweepTables) -> list[tuple[str, str, go.Figure]]:
     return figures
 
 
+def _as_number(value: Any) -> Any:
+    """A number written as text (in a column that also holds months) back to a number."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
+
+
 def sweep_meta(tables: SweepTables) -> list[str]:
     m = tables.manifest
     statuses = tables.tables["results"]["status"].value_counts().sort_index()
@@ -208,6 +219,8 @@ def sweep_report_html(tables: SweepTables) -> str:
     for name, heading in (("summary", "Summary"), ("tornado", "Tornado table"), ("results", "Results")):
         frame = tables.tables.get(name)
         if frame is not None and len(frame):
+            # summary.csv mixes months and numbers in one column: pandas reads them all as text.
+            frame = frame.map(_as_number)
             headers = {str(c): str(c) for c in frame.columns}
             sections.append((f"table-{name}", heading, html_table(frame, headers, name)))
     return page(f"capalloc sweep report: {tables.path.name}", sweep_meta(tables), sections)
