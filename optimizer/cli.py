@@ -402,15 +402,19 @@ def report(
         "default: into FOLDER itself.")] = None,
 ) -> None:
     """Write report.html (charts and tables, opens offline) and a workbook (plan.xlsx or sweep.xlsx)."""
-    from optimizer.output_dir import InterruptedAfterWrite, OutputDirError
+    from optimizer.output_dir import InterruptedAfterWrite, OutputBusyError, OutputDirError
     from optimizer.report_files import ReportInputError, write_report
 
     try:
         written = write_report(folder, out)
     except ReportInputError as error:
         raise _fail(EXIT_INVALID, str(error)) from None
-    except OutputDirError as error:
+    except OutputBusyError as error:
         raise _fail(EXIT_INVALID, f"{'-o ' if out is not None else ''}{error}") from None
+    except OutputDirError as error:
+        if out is not None:
+            raise _fail(EXIT_INVALID, f"-o {error}") from None
+        raise _fail(EXIT_INVALID, f"{error}; or write the report elsewhere with -o DIR") from None
     except InterruptedAfterWrite:
         raise _interrupted("interrupted: the report was written first") from None
     except KeyboardInterrupt:

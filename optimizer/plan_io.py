@@ -73,13 +73,6 @@ def write_plan_dir(result: PlanResult, directory: str | Path, run_info: dict[str
         return fresh.commit(plan_files(result, run_info))
 
 
-def add_to_plan_dir(directory: str | Path, files: dict[str, str | bytes]) -> Path:
-    """Add files capalloc owns (a report) to a plan directory, keeping the plan: under the
-    folder's lock, all at once (the same journaled write as a plan)."""
-    with OutputClaim(directory, "plan", OWNED_FILES) as claim:
-        return claim.commit(files, keep_others=True)
-
-
 class PlanDirError(Exception):
     """A plan directory that cannot be read."""
 

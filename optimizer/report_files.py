@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optimizer.output_dir import OutputClaim, OutputDirError, check_output, read_marker
-from optimizer.plan_io import REPORT_FILES, PlanDirError, add_to_plan_dir, open_plan_dir
+from optimizer.plan_io import OWNED_FILES, REPORT_FILES, PlanDirError, open_plan_dir
 from optimizer.report_html import plan_meta, plan_report_html
 from optimizer.report_sweep import SweepDirError, SweepTables, open_sweep_dir, sweep_meta, sweep_report_html
 from optimizer.report_tables import (
@@ -96,58 +96,69 @@ def _same_folder(a: Path, b: Path) -> bool:
         return False
 
 
-def build_report(folder: str | Path) -> tuple[str, dict[str, str | bytes]]:
-    """("plan" or "sweep", the report's files by name) for a plan directory or a sweep folder;
-    ReportInputError when it is neither (of this capalloc). Writes nothing."""
+def open_source(folder: str | Path) -> PlanTables | SweepTables:
+    """The plan directory or finished sweep folder to report on, read back; ReportInputError
+    when it is neither (of this capalloc)."""
     path = Path(folder)
     try:
         kind = read_marker(path) if path.is_dir() else None
     except OutputDirError as error:
         raise ReportInputError(str(error)) from None
-    if kind == "sweep":
-        try:
-            sweep = open_sweep_dir(path)
-        except SweepDirError as error:
-            raise ReportInputError(str(error)) from None
-        return "sweep", {"report.html": sweep_report_html(sweep), "sweep.xlsx": sweep_workbook(sweep)}
     try:
-        opened = open_plan_dir(path)
-    except PlanDirError as error:
+        if kind == "sweep":
+            return open_sweep_dir(path)
+        return read_plan_tables(open_plan_dir(path))
+    except (SweepDirError, PlanDirError) as error:
         raise ReportInputError(str(error)) from None
-    tables = read_plan_tables(opened)
-    return "plan", {"report.html": plan_report_html(tables), "plan.xlsx": plan_workbook(tables)}
+
+
+def build_report(source: PlanTables | SweepTables) -> dict[str, str | bytes]:
+    """The report's files by name (pure: writes nothing)."""
+    if isinstance(source, SweepTables):
+        return {"report.html": sweep_report_html(source), "sweep.xlsx": sweep_workbook(source)}
+    return {"report.html": plan_report_html(source), "plan.xlsx": plan_workbook(source)}
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Written:
     """Write the report of a plan directory or a sweep folder; returns what was written.
 
     Raises ReportInputError (the folder cannot be read as a plan or a sweep of this capalloc)
-    or OutputDirError (``out`` may not be written); nothing is written then."""
+    or OutputDirError (``out`` may not be written, or the folder is being written); nothing
+    is written then. Into the folder itself, the report is read and written under the
+    folder's lock, so that a solve or sweep cannot replace what it describes meanwhile."""
     path = Path(folder)
     target = None if out is None or _same_folder(Path(out), path) else Path(out)
-    if target is not None:  # refuse a bad -o before any work
-        check_output(target, "report", OUT_FILES)
-    kind, files = build_report(path)
     if target is not None:
+        check_output(target, "report", OUT_FILES)  # refuse a bad -o before any work
+        source = open_source(path)
+        files = build_report(source)
         with OutputClaim(target, "report", OUT_FILES) as claim:
-            written = claim.commit(files)
-    elif kind == "plan":
-        written = add_to_plan_dir(path, files)
+            claim.commit(files)
+        return Written(_kind(source), target, [target / name for name in sorted(files)])
+    source = open_source(path)  # a folder to report on, checked before it is locked
+    if isinstance(source, SweepTables):
+        with OutputClaim(path, "sweep", None):
+            files = build_report(open_source(path))
+            _write_into_sweep(path, files)
     else:
-        written = _add_to_sweep(path, files)
-    return Written(kind, written, [written / name for name in sorted(files)])
+        with OutputClaim(path, "plan", OWNED_FILES) as claim:
+            source = open_source(path)
+            files = build_report(source)
+            claim.commit(files, keep_others=True)  # one journaled write; the plan stays
+    return Written(_kind(source), path, [path / name for name in sorted(files)])
 
 
-def _add_to_sweep(path: Path, files: dict[str, str | bytes]) -> Path:
-    """Into the sweep folder, under its lock (a running sweep holds it: refused), each file
-    whole or not at all (the sweep's own atomic write, whose temp files a sweep ignores)."""
-    with OutputClaim(path, "sweep", None):
-        for name, content in sorted(files.items()):
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            tmp = path / f".{name}{TMP_MARK}{os.getpid()}"
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path / name)
-    return path
+def _kind(source: PlanTables | SweepTables) -> str:
+    return "sweep" if isinstance(source, SweepTables) else "plan"
+
+
+def _write_into_sweep(path: Path, files: dict[str, str | bytes]) -> None:
+    """Each file whole or not at all (temp file and rename; a sweep ignores its temp files)."""
+    for name, content in sorted(files.items()):
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        tmp = path / f".{name}{TMP_MARK}{os.getpid()}"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path / name)

@@ -19,7 +19,7 @@ import yaml
 
 from optimizer import __version__
 from optimizer.output_dir import OutputClaim
-from optimizer.plan_io import open_plan_dir
+from optimizer.plan_io import OWNED_FILES, open_plan_dir
 from optimizer.report_charts import lease_gantt, power_use
 from optimizer.report_sweep import heatmap
 from optimizer.report_tables import read_plan_tables
@@ -287,13 +287,26 @@ def test_bad_input_exits_2_and_writes_nothing(tiny_plan, grid_sweep, tmp_path): 
         assert (sorted(p.name for p in folder.iterdir()) if folder.is_dir() else None) == listing
 
 
-def test_a_sweep_being_written_is_not_reported_into(grid_sweep, tmp_path):  # noqa: F811
-    folder = tmp_path / "sweep"
-    shutil.copytree(grid_sweep, folder)
-    with OutputClaim(folder, "sweep", None):  # what a running sweep holds
-        result = invoke("report", folder)
-    assert result.exit_code == 2 and "another capalloc is writing this folder" in said(result)
+def test_a_folder_being_written_is_not_reported_into(tiny_plan, grid_sweep, tmp_path):  # noqa: F811
+    """A running solve or sweep holds its folder's lock: the report is refused, not mixed in."""
+    for source, kind, owned in ((tiny_plan, "plan", OWNED_FILES), (grid_sweep, "sweep", None)):
+        folder = tmp_path / kind
+        shutil.copytree(source, folder)
+        with OutputClaim(folder, kind, owned):  # what a running solve or sweep holds
+            result = invoke("report", folder)
+        assert result.exit_code == 2 and "another capalloc is writing this folder" in said(result)
+        assert not (folder / "report.html").exists()
+
+
+def test_a_plan_directory_holding_other_files_points_to_out(tiny_plan, tmp_path):  # noqa: F811
+    folder = tmp_path / "plan"
+    shutil.copytree(tiny_plan, folder)
+    (folder / "notes.md").write_text("mine\n")
+    result = invoke("report", folder)
+    assert result.exit_code == 2 and "write the report elsewhere with -o DIR" in said(result)
     assert not (folder / "report.html").exists()
+    assert invoke("report", folder, "-o", tmp_path / "out").exit_code == 0
+    assert (tmp_path / "out" / "report.html").is_file()
 
 
 def test_a_plan_without_signings_reports_its_phases_as_unsigned(tmp_path):
