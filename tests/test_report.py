@@ -339,3 +339,25 @@ def test_sweep_heatmap_cells():
     trace = heatmap("heatmap_first_signing.alpha", months).data[0]
     assert [list(line) for line in trace.text] == [["never", "2026-07"], ["never", "2028-04"]]
     assert trace.z[0][1] == 0.0 and trace.z[1][1] == 21.0 and math.isnan(trace.z[0][0])
+
+
+def test_commit_keep_others_adds_files_and_a_cut_write_rolls_forward(tmp_path):
+    """The report's write into a plan directory: the plan's files stay; and a write cut after
+    its journal (kill -9 there) is finished by the next writer, still keeping them."""
+    folder = tmp_path / "plan"
+    with OutputClaim(folder, "plan", OWNED_FILES) as claim:
+        claim.commit({"plan.json": "{}\n", "leases.csv": "site\n"})
+    with OutputClaim(folder, "plan", OWNED_FILES) as claim:
+        claim.commit({"report.html": "<html></html>\n"}, keep_others=True)
+    assert sorted(p.name for p in folder.iterdir()) == [".capalloc", "leases.csv", "plan.json", "report.html"]
+    # Cut short: staged file and journal written, nothing moved yet.
+    staging = folder / ".staging-cut"
+    staging.mkdir()
+    (staging / "plan.xlsx").write_bytes(b"xlsx")
+    (folder / ".capalloc.journal").write_text(json.dumps(
+        {"kind": "plan", "staging": staging.name, "files": ["plan.xlsx"], "remove": []}))
+    with OutputClaim(folder, "plan", OWNED_FILES):
+        pass
+    assert sorted(p.name for p in folder.iterdir()) == [".capalloc", "leases.csv", "plan.json", "plan.xlsx",
+                                                        "report.html"]
+    assert (folder / "plan.json").read_text() == "{}\n"
