@@ -102,7 +102,7 @@ def _item(frame: pd.DataFrame, column: str, label: str, kind: str, sign: float) 
 YEARLY_COLUMNS = {  # column -> header with its unit
     "scenario": "Scenario",
     "year": "Year",
-    "ai_mw_online": "AI IT online in December (MW)",
+    "ai_it_online_december_mw": "AI IT online in December (MW)",
     "hashrate_ehs": "Hashrate, yearly average (EH/s)",
     "btc_mined_btc": "BTC mined (BTC)",
     "revenue_usd": "Revenue (USD)",
@@ -134,7 +134,7 @@ def yearly_kpis(tables: PlanTables) -> pd.DataFrame:
         kpi = kpis[scenario]
         rows.append({
             "scenario": scenario, "year": year,
-            "ai_mw_online": kpi.ai_mw_online_by_year.get(year),
+            "ai_it_online_december_mw": kpi.ai_mw_online_by_year.get(year),
             "hashrate_ehs": kpi.hashrate_ehs_by_year.get(year),
             "btc_mined_btc": btc[(scenario, year)],
             "revenue_usd": revenue[(scenario, year)],

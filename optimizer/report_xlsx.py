@@ -120,6 +120,10 @@ def write_summary_sheet(book: Workbook, formats: _Formats, name: str, title: str
         for col, header in enumerate(block.header):
             sheet.write_string(row, col, header, formats.header)
             widths[col] = max(widths.get(col, 10), min(MAX_WIDTH, len(header) + 2))
+        for values in block.rows:  # the widest text of a column sets its width too
+            for col, value in enumerate(values):
+                if isinstance(value, str):
+                    widths[col] = max(widths.get(col, 10), min(MAX_WIDTH, len(value) + 2))
         row += 1
         for index, values in enumerate(block.rows):
             for col, value in enumerate(values):
