@@ -479,6 +479,35 @@ def _nothing():
     return contextlib.nullcontext()
 
 
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="Plan directory (capalloc solve -o) or sweep folder.")],
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Report folder to write instead (new, empty or a report capalloc wrote); "
+        "default: into FOLDER itself.")] = None,
+) -> None:
+    """Write report.html (charts and tables, opens offline) and a workbook (plan.xlsx or sweep.xlsx)."""
+    from optimizer.output_dir import InterruptedAfterWrite, OutputBusyError, OutputDirError
+    from optimizer.report_files import ReportInputError, write_report
+
+    try:
+        written = write_report(folder, out)
+    except ReportInputError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except OutputBusyError as error:
+        raise _fail(EXIT_INVALID, f"{'-o ' if out is not None else ''}{error}") from None
+    except OutputDirError as error:
+        if out is not None:
+            raise _fail(EXIT_INVALID, f"-o {error}") from None
+        raise _fail(EXIT_INVALID, f"{error}; or write the report elsewhere with -o DIR") from None
+    except InterruptedAfterWrite:
+        raise _interrupted("interrupted: the report was written first") from None
+    except KeyboardInterrupt:
+        raise _interrupted("interrupted: no report written") from None
+    console.print(f"{written.kind} report: {', '.join(str(p) for p in written.files)}",
+                  markup=False, highlight=False, soft_wrap=True)
+
+
 def _save_trace(error: BaseException) -> Path | None:
     """The full trace, in a new file under the temp folder (never the user's folders)."""
     try:

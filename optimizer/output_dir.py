@@ -39,7 +39,7 @@ JOURNAL_TMP = ".capalloc.journal.tmp"
 STAGING_PREFIX = ".staging-"
 MARKER_FORMAT = 1
 META = frozenset({MARKER, MARKER_TMP, LOCK, JOURNAL, JOURNAL_TMP})
-KINDS = ("plan", "sweep")
+KINDS = ("plan", "sweep", "report")
 _SHOWN = 5  # foreign entries named in a refusal
 
 
@@ -111,7 +111,7 @@ def _listing(directory: Path, owned: frozenset[str]) -> tuple[list[str], list[st
 def _foreign_message(directory: Path, kind: str, foreign: list[str]) -> str:
     shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN
                                            else "")
-    what = "plan directory" if kind == "plan" else "sweep folder"
+    what = {"plan": "plan directory", "sweep": "sweep folder"}.get(kind, f"{kind} folder")
     return (f"{directory}: holds files capalloc did not write ({shown}); capalloc writes a {what} "
             f"only into a new or empty folder or one it wrote, and --force never replaces a folder "
             "holding anything else: choose another folder")
@@ -269,8 +269,10 @@ class OutputClaim:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
-    def commit(self, files: dict[str, str | bytes]) -> Path:
-        """Replace the folder's content by ``files`` (names in ``owned``) and the marker."""
+    def commit(self, files: dict[str, str | bytes], *, keep_others: bool = False) -> Path:
+        """Replace the folder's content by ``files`` (names in ``owned``) and the marker;
+        ``keep_others``: add ``files`` and keep the owned files already there (a report
+        written into its plan directory)."""
         if self._fd is None:
             raise RuntimeError("commit outside a claimed output folder")
         unknown = sorted(set(files) - self.owned)
@@ -295,7 +297,7 @@ class OutputClaim:
                 raise
             known, _ = _listing(self.dir, self.owned)
             journal = {"kind": self.kind, "staging": staging.name, "files": names,
-                       "remove": sorted(set(known) - set(names))}
+                       "remove": [] if keep_others else sorted(set(known) - set(names))}
             with open(self.dir / JOURNAL_TMP, "w", encoding="utf-8") as handle:
                 handle.write(json.dumps(journal, sort_keys=True) + "\n")
                 handle.flush()

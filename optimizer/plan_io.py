@@ -21,7 +21,9 @@ INSTANCE_FILE = "instance.json"
 """The validated instance, series expanded: what explain, evaluate and report re-read."""
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
-OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE)
+REPORT_FILES = ("report.html", "plan.xlsx")
+"""What `capalloc report` adds to a plan directory; a new solve there removes them (stale)."""
+OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE, *REPORT_FILES)
 """Every file capalloc writes in a plan directory: all it may replace there."""
 
 
