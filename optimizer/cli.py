@@ -394,6 +394,50 @@ def breakeven(
         f"{len(result.steps)} solves", markup=False, highlight=False)
 
 
+@app.command()
+def explain(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan directory (the -o folder of a solve).")],
+    time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit per re-solve, s.")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Relative MIP gap per re-solve.")] = None,
+    resolves: Annotated[bool, typer.Option(
+        "--resolves/--no-resolves", help="Re-solve the MIP per phase for 'sign now' and 'never'.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print explain.json instead of tables.")] = False,
+) -> None:
+    """Shadow prices of a plan (its integer decisions held) and what-ifs per phase; writes explain.json."""
+    from optimizer.plan_io import PlanDirError, open_plan_dir
+
+    if time_limit is not None and not 0 < time_limit < float("inf"):
+        raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
+    if mip_gap is not None and not 0 <= mip_gap <= 1:
+        raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
+    try:
+        opened = open_plan_dir(plan_dir)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    from optimizer.explain.report import explain_plan, write_explain
+    from optimizer.explain.tables import print_explain
+    from optimizer.output_dir import OutputDirError
+    from optimizer.solve import SolveSettings
+
+    settings = SolveSettings.from_instance(opened.instance, time_limit=time_limit, mip_gap=mip_gap)
+    try:
+        data = explain_plan(opened, settings, resolves=resolves,
+                            on_step=None if as_json else lambda step: err_console.print(
+                                f"  {step}", markup=False, highlight=False))
+        written = write_explain(opened.path, data)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except KeyboardInterrupt:
+        raise _interrupted(f"interrupted: nothing written to {plan_dir}") from None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    print_explain(console, data)
+    console.print(f"written to {_user_text(written)}", highlight=False)
+
+
 def _save_trace(error: BaseException) -> Path | None:
     """The full trace, in a new file under the temp folder (never the user's folders)."""
     try:

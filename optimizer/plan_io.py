@@ -21,7 +21,9 @@ INSTANCE_FILE = "instance.json"
 """The validated instance, series expanded: what explain, evaluate and report re-read."""
 RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
-OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE)
+EXPLAIN_FILE = "explain.json"
+"""Written by `capalloc explain` beside the plan (optimizer.explain); a new solve removes it."""
+OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE, EXPLAIN_FILE)
 """Every file capalloc writes in a plan directory: all it may replace there."""
 
 
