@@ -28,6 +28,7 @@ from optimizer.explain.thresholds import (
     ThresholdFinder,
 )
 from optimizer.formulation import build_model
+from optimizer.formulation.context import USD_PER_MODEL_UNIT
 from optimizer.solve import SolveSettings, run_highs
 
 CAP_ROWS = ("signing_cap", "signing_count")
@@ -198,8 +199,10 @@ def what_if(instance: Instance, key: tuple[str, str], now: bool, settings: Solve
                       None)
         if signed is not None:
             signings.append(f"{w.site}/{w.phase.id} {labels[signed]}")
-    npv = pyo.value(model.npv_without_tie_break) * 1e6
-    status = "optimal" if run.optimal else f"{run.termination} (gap {run.gap:.3%})" if run.gap else run.termination
+    npv = pyo.value(model.npv_without_tie_break) * USD_PER_MODEL_UNIT
+    status = "optimal" if run.optimal else run.termination
+    if run.gap is not None and not run.optimal:
+        status += f" (gap {run.gap:.3%})"
     return WhatIf(label, month_label, npv, status, signings)
 
 

@@ -19,7 +19,6 @@ from optimizer.output_dir import STAGING_PREFIX, OutputClaim
 from optimizer.plan_io import EXPLAIN_FILE, OWNED_FILES, PlanDir, PlanDirError
 from optimizer.solve import SolveSettings
 
-
 CONVENTIONS = {
     "contracted_power.value_usd_per_mw": (
         "NPV gained (USD) by 1 MW more energized contracted power at the site through that calendar "

@@ -40,8 +40,9 @@ def print_explain(console: Console, data: dict[str, Any]) -> None:
     liquidity = data["liquidity"]
     months = sorted(liquidity["months"], key=lambda m: -m["value_usd_per_usd"])[:6]
     shown = ", ".join(f"{m['month']} ({m['scenario']}) {m['value_usd_per_usd']:.4f}" for m in months)
-    console.print(Text(f"Liquidity: $1 less minimum cash in every month is worth "
-                       f"${liquidity['total_usd_per_usd']:.4f} of NPV; the dearest months: {shown or 'none'}"))
+    total = liquidity["total_usd_per_usd"]
+    console.print(Text(f"Liquidity: $1 less minimum cash in every month is worth ${total:.4f} of NPV; "
+                       f"the dearest months: {shown or 'none'}"))
     if data["signing_capacity"]:
         cap = Table(title="Yearly signing capacity", box=box.SIMPLE_HEAD)
         for column in ("year", "cap MW", "signed MW", "NPV per MW more", "blocked moves"):
