@@ -1,0 +1,191 @@
+"""`capalloc explain`: shadow prices checked against finite differences (re-solving the
+changed instance), thresholds against `capalloc breakeven`, and bad plan directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models import validate_instance_data
+from optimizer.cli import app
+from optimizer.explain.report import explain_plan
+from optimizer.plan_io import PlanDir
+from optimizer.sweep.breakeven import BreakevenError, find_breakeven
+from tests.conftest import INSTANCES
+from tests.helpers import make_instance, make_phase, solve_dict
+
+REL = 1e-6
+
+
+def lp_like(*, mw_2027: float = 50.0, mw_2028: float = 50.0, floor: float = 10e6) -> dict:
+    """No AI phase: an LP. 60 MW of S21s at 17.5 J/TH earn ~$69k per MW-month against ~$30k
+    of power, so the site's 50 MW (47.6 MW of ASICs at PUE 1.05) bind every month; a
+    $1,000/MW-month fixed charge is paid on the energized MW; a $40M note repaid in June 2028
+    makes cash tight before it."""
+    return make_instance(
+        site={"energization": [{"from_month": "2027-01", "contracted_mw": mw_2027},
+                               {"from_month": "2028-01", "contracted_mw": mw_2028}],
+              "mining_infrastructure_mw": 60.0, "fixed_power_charge_usd_per_mw_month": 1000.0},
+        fleet=[{"id": "s21", "installed_mw": 60.0, "efficiency_j_per_th": 17.5,
+                "sites_at_start": {"alpha": 60.0}}],
+        finance={"starting_cash_usd": 30e6, "minimum_cash_usd": floor,
+                 "existing_debts": [{"id": "note", "principal_usd": 40e6, "coupon_pct_per_year": 0.0,
+                                     "maturity_month": "2028-06"}]},
+    )
+
+
+def retrofit(lease: float = 40.0) -> dict:
+    """A retrofit phase that displaces 12 MW of the 47 MW of profitable mining from its
+    signing month: before the July 2027 halving that mining is worth more than an earlier
+    start of a $40/kW-month lease, so the plan waits for the halving; a higher lease rate
+    makes an earlier signing pay."""
+    return make_instance(
+        site={"energization": [{"from_month": "2027-01", "contracted_mw": 50.0}],
+              "mining_infrastructure_mw": 47.0},
+        phases=[make_phase(lease_usd_per_kw_month=lease, conversion="retrofit")],
+        fleet=[{"id": "s21", "installed_mw": 47.0, "efficiency_j_per_th": 17.5,
+                "sites_at_start": {"alpha": 47.0}}],
+        market={"halvings": [{"month": "2027-07", "subsidy_btc_per_block": 1.5625}]},
+        finance={"starting_cash_usd": 30e6, "minimum_cash_usd": 5e6},
+    )
+
+
+def npv(data: dict) -> float:
+    return solve_dict(data).result.plan.npv_usd
+
+
+def explained(data: dict, *, resolves: bool = False) -> dict:
+    outcome = solve_dict(data)
+    opened = PlanDir(Path("."), outcome.result.plan, validate_instance_data(data))
+    return explain_plan(opened, resolves=resolves)
+
+
+@pytest.fixture(scope="module")
+def lp_explained() -> dict:
+    return explained(lp_like())
+
+
+def test_power_value_equals_the_npv_change_of_one_more_mw(lp_explained):
+    base = npv(lp_like())
+    values = {(row["site"], row["year"]): row for row in lp_explained["contracted_power"]}
+    for year, changed in ((2027, lp_like(mw_2027=51.0)), (2028, lp_like(mw_2028=51.0))):
+        row = values[("alpha", year)]
+        finite_difference = npv(changed) - base  # +1 MW energized for that calendar year
+        assert row["value_usd_per_mw"] == pytest.approx(finite_difference, rel=REL)
+        # Signs: the power is binding and worth having; its fixed charge is a cost.
+        assert row["value_usd_per_mw"] > 0 and row["binding_months"] == 12
+        assert row["capacity_usd_per_mw"] > row["value_usd_per_mw"]
+        assert row["fixed_charge_usd_per_mw"] < 0
+
+
+def test_liquidity_value_equals_the_npv_change_of_a_lower_floor(lp_explained):
+    base = npv(lp_like())
+    total = lp_explained["liquidity"]["total_usd_per_usd"]
+    months = lp_explained["liquidity"]["months"]
+    assert total > 0 and all(m["value_usd_per_usd"] > 0 for m in months)  # a lower floor never hurts
+    for lowered in (1e6, 5e6):  # the floor is the same every month: its value is the sum
+        assert (npv(lp_like(floor=10e6 - lowered)) - base) / lowered == pytest.approx(total, rel=REL)
+    # A higher floor costs the same per dollar while the basis holds.
+    assert (base - npv(lp_like(floor=10e6 + 1e6))) / 1e6 == pytest.approx(total, rel=REL)
+
+
+def test_held_lp_reproduces_the_plan(lp_explained):
+    assert lp_explained["held_lp_npv_usd"] == pytest.approx(lp_explained["plan_npv_usd"], rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def retrofit_explained() -> dict:
+    return explained(retrofit(), resolves=True)
+
+
+def test_lease_threshold_agrees_with_breakeven(retrofit_explained, tmp_path):
+    phase = retrofit_explained["phases"][0]
+    assert phase["status"] == "late" and phase["signed_month"] == "2027-07"
+    threshold = phase["lease_threshold_usd_per_kw_month"]
+    assert threshold["method"] == "reduced cost" and threshold["value"] > 40.0
+    path = tmp_path / "retrofit.json"
+    path.write_text(json.dumps(retrofit()))
+    found = find_breakeven(path, "sites[alpha].ai_phases[hall1].lease_usd_per_kw_month", 40.0, 400.0,
+                           f"signed_by:alpha/hall1:{phase['earlier_month']}", mip_gap=0.0, tol=1e-3)
+    assert found.state_low.startswith("not signed by") and found.state_high.startswith("signed by")
+    assert found.low - 1e-9 <= threshold["value"] <= found.high + 1e-9
+    # Just below and above the threshold, whole MIP solves agree on which side it is.
+    below = solve_dict(retrofit(threshold["value"] * (1 - 1e-4))).result.plan.decisions.signings[0]
+    above = solve_dict(retrofit(threshold["value"] * (1 + 1e-4))).result.plan.decisions.signings[0]
+    assert below.signing_month == "2027-07" and above.signing_month < "2027-07"
+
+
+def test_capex_cannot_make_the_retrofit_earlier(retrofit_explained, tmp_path):
+    """The earlier signing costs mining, not capex: no capex makes it pay, and breakeven
+    finds the decision the same from $1 to $2M per MW."""
+    phase = retrofit_explained["phases"][0]
+    assert phase["capex_threshold_usd_per_mw_it"]["value"] is None
+    path = tmp_path / "retrofit.json"
+    path.write_text(json.dumps(retrofit()))
+    with pytest.raises(BreakevenError, match="is the same at LO"):
+        find_breakeven(path, "sites[alpha].ai_phases[hall1].capex_usd_per_mw_it", 1.0, 2e6,
+                       f"signed_by:alpha/hall1:{phase['earlier_month']}", mip_gap=0.0)
+
+
+def test_never_signing_equals_the_instance_without_the_phase(retrofit_explained):
+    phase = retrofit_explained["phases"][0]
+    without = retrofit()
+    without["sites"][0]["ai_phases"] = []
+    assert phase["never"]["npv_usd"] == pytest.approx(npv(without), rel=REL)
+    assert phase["never"]["signings"] == []
+    # Signing now (January 2027) is allowed but worth less than waiting for the halving.
+    assert phase["sign_now"]["month"] == "2027-01"
+    assert phase["sign_now"]["npv_usd"] < retrofit_explained["plan_npv_usd"]
+    assert "alpha/hall1 2027-01" in phase["sign_now"]["signings"]
+
+
+@pytest.fixture(scope="module")
+def tiny_plan(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plans") / "tiny"
+    result = CliRunner().invoke(app, ["solve", str(INSTANCES / "tiny.yaml"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_explain_writes_explain_json_and_a_new_solve_replaces_the_folder(tiny_plan):
+    result = CliRunner().invoke(app, ["explain", str(tiny_plan)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tiny_plan / "explain.json").read_text())
+    assert data["plan_npv_usd"] == json.loads((tiny_plan / "plan.json").read_text())["npv_usd"]
+    assert not [p for p in tiny_plan.iterdir() if p.name.startswith(".staging-")]
+    # explain.json is capalloc's own file: solving into the folder again is allowed and
+    # removes it (it explained the old plan).
+    again = CliRunner().invoke(app, ["solve", str(INSTANCES / "tiny.yaml"), "-o", str(tiny_plan), "-q"])
+    assert again.exit_code == 0, again.output
+    assert not (tiny_plan / "explain.json").exists()
+
+
+def _refused(path: Path, *expected: str) -> None:
+    result = CliRunner().invoke(app, ["explain", str(path)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "Traceback" not in said
+    for text in expected:
+        assert text in said
+
+
+def test_bad_plan_directories_exit_2_and_write_nothing(tiny_plan, tmp_path):
+    _refused(tmp_path / "nowhere", "no such plan directory")
+    assert not (tmp_path / "nowhere").exists()
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / ".capalloc").write_text(json.dumps({"kind": "sweep", "format": 1}))
+    _refused(sweep, "is a sweep folder")
+    old = tmp_path / "old"
+    old.mkdir()
+    for item in tiny_plan.iterdir():
+        if item.is_file():
+            (old / item.name).write_bytes(item.read_bytes())
+    plan = json.loads((old / "plan.json").read_text())
+    plan["provenance"]["capalloc_version"] = "0.0.1"
+    (old / "plan.json").write_text(json.dumps(plan))
+    _refused(old, "capalloc 0.0.1", "re-solve")
+    assert not (old / "explain.json").exists() and not (sweep / "explain.json").exists()
