@@ -152,6 +152,9 @@ def _best_crossings(lp, plan, finder, key, months: list[int], labels, result: Ph
             threshold, month = pick(exact, key=lambda item: item[0].factor)
             threshold.note = f"signed in {labels[month]}" + (f"; {threshold.note}" if threshold.note else "")
             setattr(result, kind, threshold)
+        elif infeasible == len(candidates):
+            setattr(result, kind, Threshold(None, "none", "no month tried is feasible with the other "
+                                                          "decisions held"))
         else:
             setattr(result, kind, Threshold(None, "none", "no month's signing beats the plan at any rate"))
     if infeasible and not result.note:

@@ -121,23 +121,28 @@ def explain_plan(plan_dir: PlanDir, settings: SolveSettings | None = None, *, re
     }
 
 
-def write_explain(directory: Path, data: dict[str, Any]) -> Path:
-    """Add explain.json to the plan directory atomically, under the folder's lock.
-
-    The plan's own files stay as they are: the file is staged in a .staging- folder (which
-    capalloc's recovery removes if a kill leaves it) and renamed into place."""
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    with OutputClaim(directory, "plan", OWNED_FILES) as claim:
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=claim.dir))
-        try:
-            target = staging / EXPLAIN_FILE
+def add_files(directory: Path, files: dict[str, str]) -> None:
+    """Put files into a folder whose lock the caller holds, each atomically: staged in a
+    .staging- folder (which capalloc's recovery removes if a kill leaves it) and renamed
+    into place; the folder's other files stay as they are."""
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+    try:
+        for name, text in sorted(files.items()):
+            target = staging / name
             with open(target, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(target, 0o644)
-            os.replace(target, claim.dir / EXPLAIN_FILE)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            os.replace(target, directory / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_explain(directory: Path, data: dict[str, Any]) -> Path:
+    """Add explain.json to the plan directory, under the folder's lock; the plan's own files
+    stay as they are."""
+    with OutputClaim(directory, "plan", OWNED_FILES) as claim:
+        add_files(claim.dir, {EXPLAIN_FILE: json.dumps(data, indent=2) + "\n"})
         claim.committed = True  # nothing of ours to remove on release
     return directory / EXPLAIN_FILE

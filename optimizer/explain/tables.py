@@ -68,7 +68,7 @@ def print_explain(console: Console, data: dict[str, Any]) -> None:
 
 def print_alternatives(console: Console, rows: list[dict[str, Any]]) -> None:
     table = Table(title="Near-optimal alternatives", box=box.SIMPLE_HEAD)
-    for column in ("plan", "NPV (audited)", "gap to optimum", "differs from", "signings"):
+    for column in ("plan", "NPV (audited)", "below optimum", "months apart (min)", "signings"):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(Text(row["name"]), usd(row["npv_usd"]), f"{row['gap_to_optimum_pct']:.3f} %",
