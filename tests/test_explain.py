@@ -189,3 +189,66 @@ def test_bad_plan_directories_exit_2_and_write_nothing(tiny_plan, tmp_path):
     (old / "plan.json").write_text(json.dumps(plan))
     _refused(old, "capalloc 0.0.1", "re-solve")
     assert not (old / "explain.json").exists() and not (sweep / "explain.json").exists()
+
+
+def two_phases() -> dict:
+    """Two greenfield phases at one site, worth signing early but not by much per month."""
+    return make_instance(
+        site={"energization": [{"from_month": "2027-01", "contracted_mw": 50.0}]},
+        phases=[make_phase(id="hall1"), make_phase(id="hall2", lease_usd_per_kw_month=120.0)],
+        finance={"starting_cash_usd": 30e6, "minimum_cash_usd": 5e6},
+    )
+
+
+@pytest.fixture(scope="module")
+def alternatives_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("alt")
+    path = folder / "two_phases.json"
+    path.write_text(json.dumps(two_phases()))
+    out = folder / "out"
+    result = CliRunner().invoke(app, ["alternatives", str(path), "--within", "2%", "-n", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_alternatives_are_within_the_slack_by_the_audit_and_pairwise_different(alternatives_dir):
+    from optimizer.audit import audit_plan
+    from optimizer.plan_io import open_plan_dir
+
+    table = json.loads((alternatives_dir / "alternatives.json").read_text())
+    names = [row["name"] for row in table["plans"]]
+    assert names[0] == "optimum" and len(names) == 4  # three alternatives exist within 2 %
+    audited, signings = {}, {}
+    for name in names:
+        opened = open_plan_dir(alternatives_dir / name)
+        report = audit_plan(opened.instance, opened.plan)  # recomputed from the files, independently
+        assert not report.violations
+        audited[name] = report.npv_usd
+        signings[name] = sorted((s.site, s.phase, s.signing_month) for s in opened.plan.decisions.signings)
+    best = audited["optimum"]
+    assert best == pytest.approx(npv(two_phases()), rel=1e-9)
+    for name in names[1:]:
+        assert audited[name] >= best - 0.02 * abs(best) - 1e-6 * abs(best)
+        assert audited[name] <= best * (1 + 1e-9)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    assert all(signings[a] != signings[b] for a, b in pairs)
+    rows = {row["name"]: row for row in table["plans"]}
+    for name in names:
+        assert rows[name]["npv_usd"] == pytest.approx(audited[name], abs=0.01)
+
+
+def test_alternatives_refuse_a_folder_they_did_not_write(tmp_path):
+    path = tmp_path / "two_phases.json"
+    path.write_text(json.dumps(two_phases()))
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = CliRunner().invoke(app, ["alternatives", str(path), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "notes.txt" in " ".join(result.output.split())
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    for bad in ("0", "150%", "abc"):
+        result = CliRunner().invoke(app, ["alternatives", str(path), "--within", bad,
+                                          "-o", str(tmp_path / "x")])
+        assert result.exit_code == 2 and "--within" in result.output
+    assert not (tmp_path / "x").exists()
