@@ -92,51 +92,68 @@ class FixedLP:
         self.column = self.handoff.column_of
         self.row = {id(c): i for i, c in enumerate(self.handoff.constraints)}
         self._lots = dict(lots or {})
+        self._stale = False
         self._base_scales = {name: {k: pyo.value(v) for k, v in getattr(self.model, f"knob_{name}").items()}
                              for name in ("lease_scale", "capex_scale")}
 
     # ---- the integer decisions -------------------------------------------------------
     def hold(self, assignment: Assignment, lots: Mapping[tuple[str, int], int] | None = None) -> None:
-        """Set every integer column's bounds to the given decisions."""
-        model = self.model
+        """Set every integer column's bounds to the given decisions, on HiGHS directly: the
+        Pyomo variables keep their own bounds, so the persistent interface's updates (which
+        push only what changed on the Pyomo side) never undo these."""
+        columns, values = [], []
+        model, column = self.model, self.column
         for key, window in self.windows.items():
             if not window.signable:
                 continue
             month = assignment.get(key)
             for t in range(window.first, window.last + 1):
-                value = 1.0 if month is not None and t >= month else 0.0
-                model.signed_by[key[0], key[1], t].setlb(value)
-                model.signed_by[key[0], key[1], t].setub(value)
+                columns.append(column[id(model.signed_by[key[0], key[1], t])])
+                values.append(1.0 if month is not None and t >= month else 0.0)
+        years = self.built.context.calendar.year_periods()
         for (site, phase, year), var in _items(model, "signed_in_year"):
             month = assignment.get((site, phase))
-            periods = self.built.context.calendar.year_periods()[year]
-            value = 1.0 if month is not None and periods[0] <= month <= periods[-1] else 0.0
-            var.setlb(value)
-            var.setub(value)
+            columns.append(column[id(var)])
+            values.append(1.0 if month is not None and years[year][0] <= month <= years[year][-1] else 0.0)
         held = self._lots if lots is None else lots
         for key, var in _items(model, "fleet_lots"):
-            var.setlb(float(held.get(key, 0)))
-            var.setub(float(held.get(key, 0)))
+            columns.append(column[id(var)])
+            values.append(float(held.get(key, 0)))
+        if columns:
+            index = np.asarray(columns, dtype=np.int32)
+            bound = np.asarray(values, dtype=np.float64)
+            self.highs.changeColsBounds(int(index.size), index, bound, bound)
 
     def set_scale(self, name: str, key: tuple[str, str], factor: float) -> None:
         """A phase's lease rate or capex (``lease_scale``/``capex_scale``) at ``factor`` x the instance's."""
-        getattr(self.model, f"knob_{name}")[key] = self._base_scales[name][key] * factor
+        param = getattr(self.model, f"knob_{name}")[key]
+        value = self._base_scales[name][key] * factor
+        if pyo.value(param) != value:
+            param.set_value(value)
+            self._stale = True
 
     def reset_scales(self) -> None:
         for name, values in self._base_scales.items():
-            param = getattr(self.model, f"knob_{name}")
-            for key, value in values.items():
-                param[key] = value
+            for key in values:
+                self.set_scale(name, key, 1.0)
+
+    def update(self) -> None:
+        """Push changed knobs to HiGHS (Pyomo re-evaluates every knob expression: ~0.7 s at
+        CleanSpark's size, so only when one changed)."""
+        if self._stale:
+            self.handoff.update()
+            self._stale = False
 
     # ---- solving -------------------------------------------------------------------
     def solve(self, relax_rows: tuple[str, ...] = ()) -> LPSolution:
         """Solve the LP as held; ``relax_rows``: constraint components left out (their
         rows' bounds opened) for this solve."""
-        self.handoff.update()
+        self.update()
         highs = self.highs
         opened = self._open_rows(relax_rows)
         try:
-            highs.clearSolver()
+            # Warm-started from the previous solve's basis: the LP optimum does not depend on
+            # it, and the order of solves is fixed, so the output stays the same run to run.
             highs.run()
             status = highs.getModelStatus()
             solution = highs.getSolution()

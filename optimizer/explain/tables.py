@@ -17,12 +17,12 @@ def _money(value: float | None, unit: str = "") -> str:
 
 
 def _threshold(entry: dict[str, Any] | None, fmt: str) -> Text:
+    """The value and how it was found; the notes are printed under the table."""
     if entry is None:
         return Text("-")
     if entry["value"] is None:
-        return Text(f"none ({entry['note']})" if entry["note"] else "none")
-    text = format(entry["value"], fmt)
-    return Text(f"{text} ({entry['method']}{'; ' + entry['note'] if entry['note'] else ''})")
+        return Text("none")
+    return Text(f"{format(entry['value'], fmt)} ({entry['method']})")
 
 
 def print_explain(console: Console, data: dict[str, Any]) -> None:
@@ -51,19 +51,26 @@ def print_explain(console: Console, data: dict[str, Any]) -> None:
             cap.add_row(str(row["year"]), f"{row['cap_mw']:g}", f"{row['signed_mw']:g}",
                         _money(row["value_usd_per_mw"]), Text("; ".join(row["blocked_moves"]) or "-"))
         console.print(cap)
-    phases = Table(title="Phases", box=box.SIMPLE_HEAD)
-    for column in ("phase", "signed", "status", "lease for earlier ($/kW-mo)", "capex for earlier ($/MW)",
-                   "NPV sign now", "NPV never"):
+    phases = Table(title="Phases (thresholds: other decisions held; now/never: MIP re-solves)",
+                   box=box.SIMPLE_HEAD)
+    for column in ("phase", "signed", "status", "lease >= $/kW-mo", "capex <= $/MW", "NPV now", "NPV never"):
         phases.add_column(column, overflow="fold")
+    notes = []
     for row in data["phases"]:
         now, never = row["sign_now"], row["never"]
-        phases.add_row(
-            Text(f"{row['site']}/{row['phase']}"), row["signed_month"] or "-",
-            Text(row["status"] + (f" ({row['note']})" if row["note"] else "")),
-            _threshold(row["lease_threshold_usd_per_kw_month"], ",.2f"),
-            _threshold(row["capex_threshold_usd_per_mw_it"], ",.0f"),
-            _money(now["npv_usd"]) if now else "-", _money(never["npv_usd"]) if never else "-")
+        label = f"{row['site']}/{row['phase']}"
+        lease, capex = row["lease_threshold_usd_per_kw_month"], row["capex_threshold_usd_per_mw_it"]
+        phases.add_row(Text(label), row["signed_month"] or "-", Text(row["status"]),
+                       _threshold(lease, ",.2f"), _threshold(capex, ",.0f"),
+                       _money(now["npv_usd"]) if now else "-", _money(never["npv_usd"]) if never else "-")
+        said = [row["note"]] if row["note"] else []
+        said += [f"{what}: {entry['note']}" for what, entry in (("lease", lease), ("capex", capex))
+                 if entry and entry["note"]]
+        if said:
+            notes.append(f"  {label}: " + "; ".join(said))
     console.print(phases)
+    for note in notes:
+        console.print(Text(note))
 
 
 def print_alternatives(console: Console, rows: list[dict[str, Any]]) -> None:

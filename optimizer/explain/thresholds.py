@@ -84,13 +84,12 @@ class SlopeReader:
             columns = self._columns(key)
             lp = self.lp
             lp.set_scale(knob, key, 1.0)
-            lp.handoff.update()
+            lp.update()
             base = self._read(columns)
             lp.set_scale(knob, key, 2.0)
-            lp.handoff.update()
+            lp.update()
             moved = self._read(columns)
             lp.set_scale(knob, key, 1.0)
-            lp.handoff.update()
             per_column = []
             for j in range(columns.size):
                 rows = {}
