@@ -156,6 +156,9 @@ def test_explain_writes_explain_json_and_a_new_solve_replaces_the_folder(tiny_pl
     data = json.loads((tiny_plan / "explain.json").read_text())
     assert data["plan_npv_usd"] == json.loads((tiny_plan / "plan.json").read_text())["npv_usd"]
     assert not [p for p in tiny_plan.iterdir() if p.name.startswith(".staging-")]
+    first = (tiny_plan / "explain.json").read_bytes()
+    assert CliRunner().invoke(app, ["explain", str(tiny_plan)]).exit_code == 0
+    assert (tiny_plan / "explain.json").read_bytes() == first  # same plan, same bytes
     # explain.json is capalloc's own file: solving into the folder again is allowed and
     # removes it (it explained the old plan).
     again = CliRunner().invoke(app, ["solve", str(INSTANCES / "tiny.yaml"), "-o", str(tiny_plan), "-q"])
