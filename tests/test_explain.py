@@ -255,3 +255,26 @@ def test_alternatives_refuse_a_folder_they_did_not_write(tmp_path):
                                           "-o", str(tmp_path / "x")])
         assert result.exit_code == 2 and "--within" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def capped(cap_mw: float = 10.0, hall2_earliest: str | None = None) -> dict:
+    """Two 10 MW phases worth signing at once, but only 10 MW may be signed per year."""
+    hall2 = make_phase(id="hall2")
+    if hall2_earliest:
+        hall2["earliest_signing_month"] = hall2_earliest
+    return make_instance(phases=[make_phase(id="hall1"), hall2], signing_cap_mw_per_year=cap_mw,
+                         finance={"starting_cash_usd": 30e6, "minimum_cash_usd": 5e6})
+
+
+def test_signing_capacity_value_equals_the_gain_of_the_blocked_signing():
+    data = explained(capped())
+    phases = {row["phase"]: row for row in data["phases"]}
+    assert phases["hall1"]["signed_month"] == "2027-01" and phases["hall2"]["signed_month"] == "2028-01"
+    assert "needs signing capacity in 2027" in phases["hall2"]["note"]
+    years = {row["year"]: row for row in data["signing_capacity"]}
+    assert years[2027]["signed_mw"] == 10.0 and years[2028]["value_usd_per_mw"] == 0.0
+    # Independently: with room for both in 2027 and hall2 allowed from December 2027 only,
+    # the optimum signs hall2 then (earlier is worth more), everything else as the plan.
+    gain = npv(capped(cap_mw=20.0, hall2_earliest="2027-12")) - data["plan_npv_usd"]
+    assert gain > 0
+    assert years[2027]["value_usd_per_mw"] == pytest.approx(gain / 10.0, rel=REL)
