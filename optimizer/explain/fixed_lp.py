@@ -101,24 +101,25 @@ class FixedLP:
         """Set every integer column's bounds to the given decisions, on HiGHS directly: the
         Pyomo variables keep their own bounds, so the persistent interface's updates (which
         push only what changed on the Pyomo side) never undo these."""
-        columns, values = [], []
-        model, column = self.model, self.column
+        pairs: list[tuple[object, float]] = []
+        model = self.model
         for key, window in self.windows.items():
             if not window.signable:
                 continue
             month = assignment.get(key)
             for t in range(window.first, window.last + 1):
-                columns.append(column[id(model.signed_by[key[0], key[1], t])])
-                values.append(1.0 if month is not None and t >= month else 0.0)
+                pairs.append((model.signed_by[key[0], key[1], t],
+                              1.0 if month is not None and t >= month else 0.0))
         years = self.built.context.calendar.year_periods()
         for (site, phase, year), var in _items(model, "signed_in_year"):
             month = assignment.get((site, phase))
-            columns.append(column[id(var)])
-            values.append(1.0 if month is not None and years[year][0] <= month <= years[year][-1] else 0.0)
+            inside = month is not None and years[year][0] <= month <= years[year][-1]
+            pairs.append((var, 1.0 if inside else 0.0))
         held = self._lots if lots is None else lots
-        for key, var in _items(model, "fleet_lots"):
-            columns.append(column[id(var)])
-            values.append(float(held.get(key, 0)))
+        pairs += [(var, float(held.get(key, 0))) for key, var in _items(model, "fleet_lots")]
+        # A variable fixed in the model itself (a commitment) is no column: nothing to hold.
+        found = [(self.column[id(var)], value) for var, value in pairs if id(var) in self.column]
+        columns, values = [c for c, _ in found], [v for _, v in found]
         if columns:
             index = np.asarray(columns, dtype=np.int32)
             bound = np.asarray(values, dtype=np.float64)
