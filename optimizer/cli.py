@@ -410,13 +410,18 @@ def explain(
         raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
     if mip_gap is not None and not 0 <= mip_gap <= 1:
         raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
+    from optimizer.output_dir import OutputDirError
+    from optimizer.plan_io import check_plan_dir
+
     try:
         opened = open_plan_dir(plan_dir)
+        check_plan_dir(plan_dir)  # explain.json may be added there: before the work, not after
     except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except OutputDirError as error:
         raise _fail(EXIT_INVALID, str(error)) from None
     from optimizer.explain.report import explain_plan, write_explain
     from optimizer.explain.tables import print_explain
-    from optimizer.output_dir import OutputDirError
     from optimizer.solve import SolveSettings
 
     settings = SolveSettings.from_instance(opened.instance, time_limit=time_limit, mip_gap=mip_gap)

@@ -192,6 +192,15 @@ def test_bad_plan_directories_exit_2_and_write_nothing(tiny_plan, tmp_path):
     (old / "plan.json").write_text(json.dumps(plan))
     _refused(old, "capalloc 0.0.1", "re-solve")
     assert not (old / "explain.json").exists() and not (sweep / "explain.json").exists()
+    # A plan folder someone added files to is not capalloc's to write in: refused before any work.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for item in tiny_plan.iterdir():
+        if item.is_file():
+            (shared / item.name).write_bytes(item.read_bytes())
+    (shared / "notes.txt").write_text("mine")
+    _refused(shared, "notes.txt")
+    assert not (shared / "explain.json").exists()
 
 
 def two_phases() -> dict:

@@ -67,8 +67,8 @@ class SlopeReader:
     def _columns(self, key: tuple[str, str]) -> np.ndarray:
         window = self.lp.windows[key]
         z = self.lp.model.signed_by
-        return np.asarray([self.lp.column[id(z[key[0], key[1], t])]
-                           for t in range(window.first, window.last + 1)], dtype=np.int32)
+        found = (self.lp.column.get(id(z[key[0], key[1], t])) for t in range(window.first, window.last + 1))
+        return np.asarray([c for c in found if c is not None], dtype=np.int32)
 
     def _read(self, columns: np.ndarray):
         highs = self.lp.highs
