@@ -78,7 +78,7 @@ def plan_lots(plan: Plan, built: BuiltModel) -> dict[tuple[str, int], int]:
 class FixedLP:
     """The instance's model, integers held, re-solvable under other signings and rates."""
 
-    def __init__(self, instance: Instance, lots: Mapping[tuple[str, int], int] | None = None):
+    def __init__(self, instance: Instance):
         self.instance = instance
         self.built = build_model(instance, parametric=True)
         self.model = self.built.model
@@ -91,12 +91,16 @@ class FixedLP:
         self.highs.setOptionValue("threads", 1)
         self.column = self.handoff.column_of
         self.row = {id(c): i for i, c in enumerate(self.handoff.constraints)}
-        self._lots = dict(lots or {})
+        self._lots: dict[tuple[str, int], int] = {}
         self._stale = False
         self._base_scales = {name: {k: pyo.value(v) for k, v in getattr(self.model, f"knob_{name}").items()}
                              for name in ("lease_scale", "capex_scale")}
 
     # ---- the integer decisions -------------------------------------------------------
+    def set_lots(self, lots: Mapping[tuple[str, int], int]) -> None:
+        """The whole lots every later ``hold`` keeps (the plan's: purchases are not explained)."""
+        self._lots = dict(lots)
+
     def hold(self, assignment: Assignment, lots: Mapping[tuple[str, int], int] | None = None) -> None:
         """Set every integer column's bounds to the given decisions, on HiGHS directly: the
         Pyomo variables keep their own bounds, so the persistent interface's updates (which

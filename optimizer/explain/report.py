@@ -58,7 +58,7 @@ def explain_plan(plan_dir: PlanDir, settings: SolveSettings | None = None, *, re
     lp = FixedLP(instance)
     try:
         assignment = plan_assignment(plan, lp.built)
-        lp._lots = plan_lots(plan, lp.built)
+        lp.set_lots(plan_lots(plan, lp.built))
     except (FixedLPError, KeyError, IndexError) as error:
         raise PlanDirError(f"{plan_dir.path}: its plan does not fit its instance.json ({error}); "
                            "re-solve the instance") from None

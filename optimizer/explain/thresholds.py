@@ -17,8 +17,7 @@ rate, so it also lets other phases move. Where nothing else moves, both agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,7 +53,6 @@ class PhaseThresholds:
     capex: Threshold | None = None
     note: str = ""
     blocked_by_cap: tuple[int, float, float] | None = None  # (year, gain USD, MW)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class SlopeReader:
@@ -155,7 +153,7 @@ class ThresholdFinder:
             step = self.slopes.slope_usd(knob, key, b) - self.slopes.slope_usd(knob, key, a)
             if step == 0.0:
                 return Threshold(None, "none", "the rate does not change the comparison", solves)
-            factor = factor + gap / step
+            factor = float(factor + gap / step)
             if factor < 0.0:
                 return Threshold(None, "none", "no non-negative rate makes the earlier signing better",
                                  solves)
