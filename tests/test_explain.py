@@ -249,6 +249,18 @@ def test_alternatives_are_within_the_slack_by_the_audit_and_pairwise_different(a
         assert rows[name]["npv_usd"] == pytest.approx(audited[name], abs=0.01)
 
 
+def test_alternatives_rerun_replaces_its_own_plans(alternatives_dir):
+    """Run again with fewer alternatives: capalloc's own extra plan folders go, nothing else."""
+    instance = alternatives_dir.parent / "two_phases.json"
+    result = CliRunner().invoke(app, ["alternatives", str(instance), "--within", "2%", "-n", "1",
+                                      "-o", str(alternatives_dir)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in alternatives_dir.iterdir()) == [
+        ".capalloc", "alternative-1", "alternatives.csv", "alternatives.json", "optimum"]
+    assert [row["name"] for row in json.loads((alternatives_dir / "alternatives.json").read_text())["plans"]
+            ] == ["optimum", "alternative-1"]
+
+
 def test_alternatives_refuse_a_folder_they_did_not_write(tmp_path):
     path = tmp_path / "two_phases.json"
     path.write_text(json.dumps(two_phases()))
