@@ -96,6 +96,31 @@ def test_held_lp_reproduces_the_plan(lp_explained):
     assert lp_explained["held_lp_npv_usd"] == pytest.approx(lp_explained["plan_npv_usd"], rel=1e-9)
 
 
+def two_scenarios(**changes) -> dict:
+    """lp_like under two equally likely BTC prices ($90k and $60k: mining pays in both), with
+    enough starting cash for the note in the low one."""
+    data = lp_like(**changes)
+    data["finance"]["starting_cash_usd"] = 50e6
+    del data["market"]["btc_price_usd"], data["market"]["network_hashrate_ehs"]
+    del data["market"]["fees_btc_per_block"]
+    data["market"]["scenarios"] = [
+        {"name": name, "probability": 0.5, "btc_price_usd": price, "network_hashrate_ehs": 1000.0,
+         "fees_btc_per_block": 0.0} for name, price in (("high", 90_000.0), ("low", 60_000.0))]
+    return data
+
+
+def test_power_and_liquidity_values_weigh_the_scenarios():
+    data = explained(two_scenarios())
+    base = npv(two_scenarios())  # the expected NPV
+    power = {row["year"]: row["value_usd_per_mw"] for row in data["contracted_power"]}
+    assert power[2028] > 0
+    assert power[2028] == pytest.approx(npv(two_scenarios(mw_2028=51.0)) - base, rel=REL)
+    total = data["liquidity"]["total_usd_per_usd"]
+    assert total > 0
+    assert (npv(two_scenarios(floor=9e6)) - base) / 1e6 == pytest.approx(total, rel=REL)
+    assert {m["scenario"] for m in data["liquidity"]["months"]} <= {"high", "low"}
+
+
 @pytest.fixture(scope="module")
 def retrofit_explained() -> dict:
     return explained(retrofit(), resolves=True)
