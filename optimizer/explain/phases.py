@@ -71,7 +71,7 @@ def _moved(plan: Assignment, key, month: int) -> Assignment:
 
 
 def _blocked(lp: FixedLP, plan: Assignment, moved: Assignment, key, month: int,
-             result: PhaseThresholds, finder: ThresholdFinder) -> bool:
+             result: PhaseThresholds) -> bool:
     """Whether the move is infeasible with the others held; says why in ``result``."""
     lp.hold(moved)
     if lp.solve().feasible:
@@ -86,8 +86,8 @@ def _blocked(lp: FixedLP, plan: Assignment, moved: Assignment, key, month: int,
                        f"{year} (signing_cap_mw_per_year)")
         result.blocked_by_cap = (year, gain, lp.windows[key].phase.critical_it_mw)
     else:
-        result.note = (f"signing in {lp.built.context.calendar.labels[month]} breaks the liquidity floor "
-                       "or a power limit with the other decisions held")
+        result.note = (f"signing in {lp.built.context.calendar.labels[month]} breaks a limit (liquidity "
+                       "floor, power, covenant) with the other decisions held")
     return True
 
 
@@ -97,7 +97,7 @@ def _late(lp, plan, finder, key, month: int, labels) -> PhaseThresholds:
     if not _order_allows(lp, plan, key, month):
         result.note = "the phase before it at the site is signed in the same month (phases sign in order)"
         return result
-    _blocked(lp, plan, _moved(plan, key, month), key, month, result, finder)
+    _blocked(lp, plan, _moved(plan, key, month), key, month, result)
     window = lp.windows[key]
     months = [m for m in range(window.first, month + 1) if _order_allows(lp, plan, key, m)]
     return _best_crossings(lp, plan, finder, key, months, labels, result)
