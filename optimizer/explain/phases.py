@@ -192,7 +192,10 @@ def what_if(instance: Instance, key: tuple[str, str], now: bool, settings: Solve
     labels = built.context.calendar.labels
     month_label = labels[month] if month is not None else None
     if not run.has_solution:
-        return WhatIf(label, month_label, None, run.termination, [])
+        status = run.termination
+        if status in ("provenInfeasible", "infeasibleOrUnbounded"):
+            status = "infeasible: no plan signs it so (signing cap, phase order, cash floor)"
+        return WhatIf(label, month_label, None, status, [])
     model = built.model
     signings = []
     for w in built.context.phase_windows:
