@@ -508,6 +508,119 @@ def report(
                   markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def explain(
+    plan_dir: Annotated[Path, typer.Argument(help="Plan directory (the -o folder of a solve).")],
+    time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit per re-solve, s.")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Relative MIP gap per re-solve.")] = None,
+    resolves: Annotated[bool, typer.Option(
+        "--resolves/--no-resolves", help="Re-solve the MIP per phase for 'sign now' and 'never'.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print explain.json instead of tables.")] = False,
+) -> None:
+    """Shadow prices of a plan (its integer decisions held) and what-ifs per phase; writes explain.json."""
+    from optimizer.plan_io import PlanDirError, open_plan_dir
+
+    if time_limit is not None and not 0 < time_limit < float("inf"):
+        raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
+    if mip_gap is not None and not 0 <= mip_gap <= 1:
+        raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
+    from optimizer.output_dir import OutputDirError
+    from optimizer.plan_io import check_plan_dir
+
+    try:
+        opened = open_plan_dir(plan_dir)
+        check_plan_dir(plan_dir)  # explain.json may be added there: before the work, not after
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    from optimizer.explain.report import explain_plan, write_explain
+    from optimizer.explain.tables import print_explain
+    from optimizer.solve import SolveSettings
+
+    settings = SolveSettings.from_instance(opened.instance, time_limit=time_limit, mip_gap=mip_gap)
+    try:
+        data = explain_plan(opened, settings, resolves=resolves,
+                            on_step=None if as_json else lambda step: err_console.print(
+                                f"  {step}", markup=False, highlight=False))
+        written = write_explain(opened.path, data)
+    except PlanDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, str(error)) from None
+    except KeyboardInterrupt:
+        raise _interrupted(f"interrupted: nothing written to {plan_dir}") from None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    print_explain(console, data)
+    console.print(f"written to {_user_text(written)}", highlight=False)
+
+
+def _percent(text: str) -> float | None:
+    """'1%' or '1' -> 0.01; None when it is not a number in (0, 100]."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        return None
+    return value / 100.0 if 0.0 < value <= 100.0 else None
+
+
+@app.command()
+def alternatives(
+    file: Annotated[Path, typer.Argument(help="Instance file (YAML or JSON).")],
+    within: Annotated[str, typer.Option(help="NPV slack below the optimum, in percent (e.g. 1%).")] = "1%",
+    count: Annotated[int, typer.Option("-n", "--count", help="Alternatives to look for.")] = 5,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Folder for the plans and the table.")
+                   ] = None,
+    time_limit: Annotated[float | None, typer.Option(help="HiGHS time limit per solve, s.")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Relative MIP gap per solve.")] = None,
+) -> None:
+    """Near-optimal plans that differ most in their signings, each a plan directory under OUT."""
+    slack = _percent(within)
+    if slack is None:
+        raise _fail(EXIT_INVALID, f"--within: {printable(within)!r} is not a percentage in (0, 100]; e.g. 1%")
+    if not 1 <= count <= 50:
+        raise _fail(EXIT_INVALID, "--count: must be between 1 and 50")
+    if time_limit is not None and not 0 < time_limit < float("inf"):
+        raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
+    if mip_gap is not None and not 0 <= mip_gap <= 1:
+        raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
+    try:
+        instance = load_instance(file)
+    except InstanceError as error:
+        raise _instance_problems(error) from None
+    from models.loader import instance_fingerprint
+    from optimizer.explain.alternatives import solve_alternatives
+    from optimizer.explain.tables import print_alternatives
+    from optimizer.output_dir import OutputDirError
+    from optimizer.pipeline import AuditDisagreement
+    from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
+
+    out_dir = out if out is not None else Path("plans") / f"{instance.name}-alternatives"
+    settings = SolveSettings.from_instance(instance, time_limit=time_limit, mip_gap=mip_gap)
+    try:
+        rows = solve_alternatives(instance, out_dir, within=slack, count=count, settings=settings,
+                                  instance_sha256=instance_fingerprint(file),
+                                  on_step=lambda step: err_console.print(f"  {step}", markup=False,
+                                                                         highlight=False))
+    except OutputDirError as error:
+        raise _fail(EXIT_INVALID, f"-o {error}") from None
+    except InfeasibleError as error:
+        raise _fail(EXIT_INFEASIBLE, f"infeasible: {'; '.join(error.reasons)}") from None
+    except NoPlanError as error:
+        raise _fail(EXIT_NO_PLAN, f"no plan: {error}") from None
+    except AuditDisagreement as error:
+        raise _fail(EXIT_AUDIT, f"internal error: {error}") from None
+    except KeyboardInterrupt:
+        raise _interrupted(f"interrupted: nothing written to {out_dir}") from None
+    print_alternatives(console, rows)
+    if len(rows) - 1 < count:
+        console.print(f"{len(rows) - 1} alternative(s) within {within}: no further plan within the slack "
+                      "differs in its signings from all of these", highlight=False, markup=False)
+    console.print(f"written to {_user_text(out_dir)}", highlight=False)
+
+
 def _save_trace(error: BaseException) -> Path | None:
     """The full trace, in a new file under the temp folder (never the user's folders)."""
     try:

@@ -39,7 +39,7 @@ JOURNAL_TMP = ".capalloc.journal.tmp"
 STAGING_PREFIX = ".staging-"
 MARKER_FORMAT = 1
 META = frozenset({MARKER, MARKER_TMP, LOCK, JOURNAL, JOURNAL_TMP})
-KINDS = ("plan", "sweep", "report")
+KINDS = ("plan", "sweep", "report", "alternatives")
 _SHOWN = 5  # foreign entries named in a refusal
 
 

@@ -23,7 +23,9 @@ RUN_FILE = "run.json"
 """Wall-clock timings: useful, but never byte-stable, so kept out of plan.json."""
 REPORT_FILES = ("report.html", "plan.xlsx")
 """What `capalloc report` adds to a plan directory; a new solve there removes them (stale)."""
-OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE, *REPORT_FILES)
+EXPLAIN_FILE = "explain.json"
+"""Written by `capalloc explain` beside the plan (optimizer.explain); a new solve removes it."""
+OWNED_FILES = (*PLAN_FILES, INSTANCE_FILE, RUN_FILE, *REPORT_FILES, EXPLAIN_FILE)
 """Every file capalloc writes in a plan directory: all it may replace there."""
 
 
