@@ -13,6 +13,7 @@ from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_ran
 from models.highs_options import highs_option_problem
 from models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
 from models.loader_notes import notes_problems
+from models.loader_tree import tree_problems
 from models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
 from models.reading import (
     MAX_CSV_BYTES,
@@ -274,6 +275,8 @@ def _semantic_problems(instance: Instance, market_shorthand: bool = False) -> li
     problems.extend(_mining_investment_problems(instance))
     problems.extend(_highs_option_problems(instance))
     problems.extend(Problem(*found) for found in notes_problems(instance, market_shorthand))
+    if not problems:  # the tree's checks read every series, which must be sound first
+        problems.extend(Problem(*found) for found in tree_problems(instance, market_shorthand))
     return problems
 
 
