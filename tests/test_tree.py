@@ -265,3 +265,28 @@ def test_a_flat_plan_without_tree_fields_writes_no_tree_keys(tmp_path):
     dumped = json.loads(plan.model_dump_json())
     assert "tree" not in dumped and "equity_issued_by_scenario_usd" not in dumped["decisions"]
     assert plan.tree is None
+
+
+def test_every_decision_of_shared_history_is_linked(tmp_path):
+    # The map is found from the variables: with equity issuance offered (a Var indexed by
+    # month alone) every link of a month before b has a variable on both sides, and the
+    # variables of months before b are exactly those linked (one scenario against the other).
+    import pyomo.core as pyo
+
+    from optimizer.scenario_tree.extensive import build_extensive_form, link_sides
+
+    data = tree_data(name="tree_equity")
+    data["finance"]["equity_issuance"] = {"discount_pct": 10.0}
+    tree = build_extensive_form(load_instance(write(tmp_path, data)))
+    sides = [link_sides(tree.blocks, link) for link in tree.links]
+    assert all(a is not None and b is not None for a, b in sides)
+    assert {link.month for link in tree.links} == set(range(B))
+    bear = tree.blocks["bear"].model
+
+    def before_b(key) -> bool:
+        return any(isinstance(x, int) and x < B for x in (key if isinstance(key, tuple) else (key,)))
+
+    early = [v for c in bear.component_objects(pyo.Var) if c.local_name != "signed_in_year"
+             for k, v in c.items() if before_b(k)]
+    assert len(early) == len(tree.links)
+    assert {link.component for link in tree.links} >= {"equity_issued", "signed_by", "distribution", "cash"}

@@ -46,7 +46,7 @@ class Link:
     scenario: str
     reference: str
     component: str
-    key: tuple
+    key: Any
     month: int
 
 
@@ -92,12 +92,12 @@ def _variables(built: BuiltModel, scenario: str) -> dict[int, list[tuple[str, tu
     for var in built.model.component_objects(pyo.Var, descend_into=False):
         if var.local_name == "signed_by":
             continue  # linked through its 'signed by month t' indicators, below
-        for key in var:
-            key = key if isinstance(key, tuple) else (key,)
-            month = _month_of(var.local_name, key)
+        for key in var:  # a one-dimensional Var's keys are plain values, kept as they are
+            as_tuple = key if isinstance(key, tuple) else (key,)
+            month = _month_of(var.local_name, as_tuple)
             if month is None:
                 continue
-            operational = bool(key) and key[-1] == scenario
+            operational = as_tuple[-1] == scenario
             out.setdefault(month, []).append((var.local_name, key, operational))
     return out
 
@@ -142,7 +142,9 @@ def _side(built: BuiltModel, link: Link, scenario: str):
     """The variable (or None for 0) of one side of a link in ``built``."""
     if link.component == "signed_by":
         return built.context.signed_by.at(link.key, link.month)
-    key = _with_scenario(link.key, scenario) if link.key and link.key[-1] == link.scenario else link.key
+    key = link.key
+    if isinstance(key, tuple) and key[-1] == link.scenario:
+        key = _with_scenario(key, scenario)
     component = getattr(built.model, link.component)
     return component[key] if key in component else None  # noqa: SIM401 (an indexed Var)
 

@@ -68,7 +68,7 @@ def _fix_root(tree, expected: BuiltModel, until: int, investment_only: bool) -> 
                     source = expected.context.signed_by.at((tuple_key[0], tuple_key[1]), month)
                     value = round(pyo.value(source)) if source is not None else 0.0
                 else:
-                    ev_key = (*tuple_key[:-1], split.EXPECTED) if operational else tuple_key
+                    ev_key = (*tuple_key[:-1], split.EXPECTED) if operational else key
                     ev_var = getattr(ev_model, name, None)
                     if ev_var is None or ev_key not in ev_var:
                         continue
