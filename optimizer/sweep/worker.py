@@ -194,7 +194,8 @@ class PointSolver:
         if needs_extensive_form(instance):  # a scenario tree: its extensive form, built per point
             from optimizer.scenario_tree.solve import solve_tree_instance
 
-            outcome = solve_tree_instance(instance, settings=settings, audit=False, value_of_information=False)
+            outcome = solve_tree_instance(instance, settings=settings, audit=False,
+                                          value_of_information=False)
             return outcome.result.plan, outcome.highs_seconds
         if self._parametric is None or not self._parametric.accepts(instance):
             self._parametric = ParametricSolver(instance)
