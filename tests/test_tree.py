@@ -31,6 +31,7 @@ from optimizer.audit import audit_plan
 from optimizer.pipeline import solve_instance
 from optimizer.scenario_tree import risk
 from optimizer.scenario_tree.decisions import scenario_plan
+from optimizer.scenario_tree.summary import decided_at, signing_decisions
 from tests.helpers import discount_factors, month_days, month_label
 
 START, T, B = "2026-01", 12, 4
@@ -141,6 +142,8 @@ def test_waiting_to_the_branch_is_worth_the_hand_computed_option_value(solved):
         (month_label(START, B), ["bear"])]
     assert [(s.signing_month, s.scenarios) for s in flat_plan.decisions.signings] == [(START, None)]
     assert plan.audit is not None and plan.audit.passed, plan.audit.messages
+    (signing, scenarios, starts), = signing_decisions(plan)
+    assert decided_at(plan, signing.signing_month, scenarios) == "branch bear"
     assert {k.scenario: k.npv_usd for k in plan.kpis} == pytest.approx(
         {"bull": npv(HASHPRICE["bull"], None), "bear": npv(HASHPRICE["bear"], B)}, abs=1.0)
 
@@ -239,6 +242,10 @@ def test_a_lead_time_slip_delays_rent_and_amortization_in_its_scenario_only(tmp_
     s = plan.months.index(signing_on_time.signing_month)
     assert signing_slip.signing_month == signing_on_time.signing_month  # one decision, common
     assert (signing_on_time.scenarios, signing_slip.scenarios) == (["on_time"], ["slip"])
+    # One decision, two rent starts: signed now, in every scenario.
+    assert [(x.phase, held, starts) for x, held, starts in signing_decisions(plan)] == [
+        ("p1", None, [month_label(START, s + 3), month_label(START, s + 5)])]
+    assert decided_at(plan, signing_on_time.signing_month, None) == "now (root)"
     assert signing_on_time.rent_start_month == month_label(START, s + 3)
     assert signing_slip.rent_start_month == month_label(START, s + 5)
     flows = result.cashflow_monthly

@@ -9,22 +9,45 @@ from rich.table import Table
 from models.plan import Plan, Signing
 
 
-def decided_at(plan: Plan, signing: Signing) -> str:
-    """Where in the tree a signing is decided: 'now (root)' before the first branching month,
-    else the branch its scenarios share at the signing month (their common labels)."""
+def decided_at(plan: Plan, month: str, scenarios: list[str] | None) -> str:
+    """Where in the tree a signing of ``month`` held in ``scenarios`` (None: all) is decided:
+    'now (root)' before the first branching month, else the branch its scenarios share at
+    that month (their common labels, '*' where they differ)."""
     tree = plan.tree
     branching = tree.branching_months if tree is not None else []
-    if not branching or signing.signing_month < branching[0]:
-        return "now (root)" if signing.scenarios is None else "root (some scenarios)"
+    names = [s.scenario for s in tree.scenarios] if tree is not None else []
+    everywhere = scenarios is None or sorted(scenarios) == sorted(names)
+    if not branching or month < branching[0]:
+        return "now (root)" if everywhere else "root (some scenarios)"
+    if everywhere:
+        return "every branch"
     paths = {s.scenario: s.tree_path for s in tree.scenarios}
-    holders = signing.scenarios or list(paths)
     labels = []
-    for i, month in enumerate(branching):
-        if month > signing.signing_month:
+    for i, branch in enumerate(branching):
+        if branch > month:
             break
-        seen = {paths[w][i] for w in holders}
+        seen = {paths[w][i] for w in scenarios}
         labels.append(seen.pop() if len(seen) == 1 else "*")
-    return "branch " + "/".join(labels) if signing.scenarios is not None else "every branch"
+    return "branch " + "/".join(labels)
+
+
+def signing_decisions(plan: Plan) -> list[tuple[Signing, list[str] | None, list[str]]]:
+    """One row per decision (site, phase, signing month) with the scenarios it holds in (None:
+    all) and its rent starts: a lead time that differs by scenario splits one signing into
+    records that differ only in their rent start."""
+    names = [k.scenario for k in plan.kpis]
+    rows: dict[tuple[str, str, str], tuple[Signing, list[str], list[str]]] = {}
+    for s in plan.decisions.signings:
+        key = (s.site, s.phase, s.signing_month)
+        first, holders, starts = rows.setdefault(key, (s, [], []))
+        holders.extend(names if s.scenarios is None else s.scenarios)
+        if s.rent_start_month not in starts:
+            starts.append(s.rent_start_month)
+    out = []
+    for first, holders, starts in rows.values():
+        ordered = [w for w in names if w in holders]
+        out.append((first, None if ordered == names else ordered, sorted(starts)))
+    return out
 
 
 def print_tree_summary(console: Console, plan: Plan, usd) -> None:
@@ -34,9 +57,9 @@ def print_tree_summary(console: Console, plan: Plan, usd) -> None:
     table = Table(title="Signings in the tree", title_justify="left", show_edge=False)
     for column in ("site", "phase", "signed", "decided", "rent starts", "scenarios"):
         table.add_column(column)
-    for s in plan.decisions.signings:
-        table.add_row(s.site, s.phase, s.signing_month, decided_at(plan, s), s.rent_start_month,
-                      "all" if s.scenarios is None else ", ".join(s.scenarios))
+    for s, scenarios, starts in signing_decisions(plan):
+        table.add_row(s.site, s.phase, s.signing_month, decided_at(plan, s.signing_month, scenarios),
+                      " / ".join(starts), "all" if scenarios is None else ", ".join(scenarios))
     if not plan.decisions.signings:
         table.add_row("(none)", "", "", "", "", "")
     console.print(table)
