@@ -92,6 +92,10 @@ def _expected_value_solution(instance: Instance, expected: BuiltModel, settings:
         run = run_highs(tree, dataclasses.replace(settings))
         if run.has_solution:
             return pyo.value(tree.model.objective_without_tie_break) * USD_PER_MODEL_UNIT
+        if run.termination not in ("provenInfeasible", "infeasibleOrUnbounded"):
+            notes.append(f"the tree with the expected-value plan's decisions fixed found no plan before "
+                         f"the time limit ({run.termination}): no EEV, no VSS; raise the time limit")
+            return None
         if not investment_only:
             notes.append("the expected-value plan's decisions before the first branching month cannot "
                          "be held in every scenario (its distributions or dispatch leave a branch below "
