@@ -363,8 +363,8 @@ class HighsSession:
 
     def phase_columns(self) -> list[PhaseColumns]:
         """Each signable phase's 'signed by' binaries as HiGHS columns, in window order."""
-        if hasattr(self.built, "phase_columns"):  # a tree's extensive form: every block's phases
-            return self.built.phase_columns(self.handoff.column_of)
+        if not self.built.context.phase_windows:  # a tree's extensive form (scenario_tree)
+            return []
         columns = self.handoff.column_of
         signed_by = self.built.model.signed_by
         phases, previous = [], {}

@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyomo.core as pyo
 
 from models.instance import Instance
-from optimizer.first_plan import PhaseColumns
 from optimizer.formulation import BuiltModel, build_model
 from optimizer.formulation.context import linear
 from optimizer.scenario_tree import split
@@ -54,8 +52,8 @@ class Link:
 
 @dataclass
 class TreeContext:
-    """What the solve pipeline reads of a built model's context (the phases' columns come
-    from TreeModel.phase_columns)."""
+    """What the solve pipeline reads of a built model's context: no phase columns (the
+    first-plan search works on one flat model; the extensive form starts from HiGHS's own)."""
 
     instance: Instance
     phase_windows: list = field(default_factory=list)
@@ -71,25 +69,6 @@ class TreeModel:
     blocks: dict[str, BuiltModel]
     links: list[Link]
     signature: Any = None
-
-    def phase_columns(self, column_of: dict[int, int]) -> list[PhaseColumns]:
-        """Every block's phases as the first-plan search sees them (optimizer.first_plan):
-        each scenario's phase is rounded on its own, and the linked LP keeps the roundings of
-        shared months common (a rounding that breaks a link makes the LP infeasible and is
-        bisected like any other)."""
-        phases = []
-        for w, built in self.blocks.items():
-            previous: dict[str, tuple[str, str]] = {}
-            for window in built.context.phase_windows:
-                key = (f"{w}/{window.site}", window.phase.id)
-                if window.signable:
-                    z = built.model.signed_by
-                    columns = [column_of[id(z[window.site, window.phase.id, t])]
-                               for t in range(window.first, window.last + 1)]
-                    phases.append(PhaseColumns(key, previous.get(window.site), window.first,
-                                               np.asarray(columns, dtype=np.int32)))
-                previous[window.site] = key
-        return phases
 
 
 def _month_of(component: str, key: tuple) -> int | None:
