@@ -35,6 +35,14 @@ from models.ranges import (
     UsdPerMw,
     UsdPerMwMonth,
 )
+from models.tree_terms import (
+    BRANCHING_MONTHS_DOC,
+    LEAD_TIME_BY_SCENARIO_DOC,
+    TREE_PATH_DOC,
+    LeadTimeMonths,
+    Risk,
+    TreeLabel,
+)
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
@@ -83,6 +91,9 @@ class AIPhase(Strict):
     )
     lead_time_months: int = Field(
         ge=1, le=60, description="Months from lease signing to the first month of rent."
+    )
+    lead_time_months_by_scenario: dict[str, LeadTimeMonths] = Field(
+        default_factory=dict, description=LEAD_TIME_BY_SCENARIO_DOC
     )
     lease_usd_per_kw_month: UsdPerKwMonth = Field(
         description="Rent per kW of critical IT per month in the first lease year, USD."
@@ -290,6 +301,7 @@ class MarketScenario(Strict):
             "at maturity. Required where a conversion price is given."
         ),
     )
+    tree_path: list[TreeLabel] = Field(default_factory=list, description=TREE_PATH_DOC)
 
 
 DEFAULT_HALVINGS = [{"month": "2028-04", "subsidy_btc_per_block": 1.5625}]
@@ -315,6 +327,7 @@ class Market(Strict):
             "equals its energy cost: a floor on hashprice. Default: no cap."
         ),
     )
+    branching_months: list[Month] = Field(default_factory=list, description=BRANCHING_MONTHS_DOC)
     scenarios: list[MarketScenario] = Field(
         min_length=1,
         description=(
@@ -498,6 +511,9 @@ class Instance(Strict):
     finance: Finance = Field(description="Cash, BTC, debts and financing terms.")
     terminal: TerminalValue = Field(
         default_factory=TerminalValue, description="Valuation at the horizon's end."
+    )
+    risk: Risk | None = Field(
+        None, description="Risk aversion of the objective (default none: expected NPV)."
     )
     solver: SolverSettings = Field(default_factory=SolverSettings, description="HiGHS settings.")
     commitments: Commitments | None = Field(

@@ -14,6 +14,7 @@ from models.highs_options import highs_option_problem
 from models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
 from models.loader_commitments import commitment_problems
 from models.loader_notes import notes_problems
+from models.loader_tree import tree_problems
 from models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
 from models.reading import (
     MAX_CSV_BYTES,
@@ -276,6 +277,8 @@ def _semantic_problems(instance: Instance, market_shorthand: bool = False) -> li
     problems.extend(_highs_option_problems(instance))
     problems.extend(Problem(*found) for found in notes_problems(instance, market_shorthand))
     problems.extend(Problem(*found) for found in commitment_problems(instance))
+    if not problems:  # the tree's checks read every series, which must be sound first
+        problems.extend(Problem(*found) for found in tree_problems(instance, market_shorthand))
     return problems
 
 

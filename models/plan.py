@@ -7,13 +7,32 @@ timings live in run.json beside it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class PlanModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    omitted_when_default: ClassVar[tuple[str, ...]] = ()
+    """Fields of scenario trees (issue 15) left out of plan.json while at their default, so a
+    plan without a tree is written byte for byte as before."""
+
+    @model_serializer(mode="wrap")
+    def _omit_tree_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for name in self.omitted_when_default:
+            if isinstance(data, dict) and name in data and getattr(self, name) == type(self).model_fields[
+                    name].get_default(call_default_factory=True):
+                del data[name]
+        return data
+
+
+SCENARIOS_DOC = (
+    "Scenarios in which this decision is taken (scenario trees: a decision after a branch "
+    "holds in that branch only); absent: every scenario."
+)
 
 
 class Signing(PlanModel):
@@ -27,6 +46,9 @@ class Signing(PlanModel):
     rent_end_month: str = Field(description="Last month of rent (rent start + term - 1).")
     capex_usd: float = Field(description="Total build cost, USD.")
     first_year_rent_usd: float = Field(description="Rent of the first 12 lease months, USD.")
+    scenarios: list[str] | None = Field(None, description=SCENARIOS_DOC)
+
+    omitted_when_default = ("scenarios",)
 
 
 class MiningDecision(PlanModel):
@@ -54,6 +76,9 @@ class FleetDecision(PlanModel):
     delivered_mw: list[float] = Field(description="ASIC MW delivered (able to run) in each month.")
     sold_mw: list[float] = Field(description="ASIC MW sold in each month (they run in it, gone after).")
     owned_mw: list[float] = Field(description="ASIC MW owned in each month (before that month's sale).")
+    scenarios: list[str] | None = Field(None, description=SCENARIOS_DOC)
+
+    omitted_when_default = ("scenarios",)
 
 
 class HallDecision(PlanModel):
@@ -62,6 +87,9 @@ class HallDecision(PlanModel):
     site: str
     built_mw: list[float] = Field(description="Mining hall MW whose build starts in each month.")
     online_mw: list[float] = Field(description="Mining hall MW hosting miners in each month.")
+    scenarios: list[str] | None = Field(None, description=SCENARIOS_DOC)
+
+    omitted_when_default = ("scenarios",)
 
 
 class FinanceDecision(PlanModel):
@@ -86,6 +114,9 @@ class NotesDecision(PlanModel):
 
     program: str = Field(description="Notes program id (finance.notes_programs).")
     issued_usd: list[float] = Field(description="Principal issued at the end of each month, USD.")
+    scenarios: list[str] | None = Field(None, description=SCENARIOS_DOC)
+
+    omitted_when_default = ("scenarios",)
 
 
 class Decisions(PlanModel):
@@ -101,6 +132,15 @@ class Decisions(PlanModel):
         default_factory=list,
         description="Cash raised by issuing shares in each month, USD (empty where equity is not offered).",
     )
+    equity_issued_by_scenario_usd: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description=(
+            "Scenario trees whose scenarios issue different equity: cash raised per month in "
+            "each scenario, USD (equity_issued_usd is then empty)."
+        ),
+    )
+
+    omitted_when_default = ("equity_issued_by_scenario_usd",)
 
 
 class ScenarioKpis(PlanModel):
@@ -216,6 +256,49 @@ class Provenance(PlanModel):
     numpy_version: str | None = Field(None, description="numpy under the model hand-off and the tables.")
 
 
+class TreeScenario(PlanModel):
+    """One scenario of a tree: its branch at each branching month and its NPV."""
+
+    scenario: str
+    probability: float
+    tree_path: list[str] = Field(description="Node label at each branching month.")
+    npv_usd: float
+
+
+class ValueOfInformation(PlanModel):
+    """VSS and EVPI (DESIGN.md, "Trees"), in the objective's terms ((1-w) E + w CVaR)."""
+
+    expected_value_solution_usd: float | None = Field(
+        description=(
+            "EEV: the tree's optimum with the decisions of the months before the first branching "
+            "month fixed at the expected-value instance's plan (flat list: its investment and "
+            "financing decisions); None when that plan cannot be held in the tree."
+        )
+    )
+    vss_usd: float | None = Field(description="Value of the stochastic solution: tree optimum - EEV.")
+    wait_and_see_usd: float = Field(
+        description="The objective over scenarios of each scenario's own optimum (perfect foresight)."
+    )
+    evpi_usd: float = Field(description="Expected value of perfect information: wait-and-see - tree optimum.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class TreeSummary(PlanModel):
+    """The distribution of a tree's (or risk-weighed list's) outcomes and what waiting is worth."""
+
+    branching_months: list[str]
+    scenarios: list[TreeScenario]
+    expected_npv_usd: float
+    cvar_alpha: float
+    cvar_weight: float
+    cvar_usd: float = Field(description="Mean NPV of the worst (1 - alpha) of probability.")
+    objective_usd: float = Field(description="(1 - w) x expected NPV + w x CVaR: what the plan maximizes.")
+    npv_percentiles_usd: dict[str, float] = Field(
+        description="NPV at the 5th ... 95th percentile of probability (p5 ... p95)."
+    )
+    value_of_information: ValueOfInformation | None = None
+
+
 class Plan(PlanModel):
     """Everything plan.json holds."""
 
@@ -227,3 +310,8 @@ class Plan(PlanModel):
     npv_usd: float = Field(description="Expected NPV over scenarios, USD (the objective).")
     decisions: Decisions
     audit: AuditVerdict | None = None
+    tree: TreeSummary | None = Field(
+        None, description="Scenario trees and risk (issue 15): per-scenario NPVs, CVaR, VSS, EVPI."
+    )
+
+    omitted_when_default = ("tree",)

@@ -106,7 +106,14 @@ class AuditReport:
 
 
 def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
-    """Recompute ``plan`` from ``instance`` and its decisions, check every rule, value it."""
+    """Recompute ``plan`` from ``instance`` and its decisions, check every rule, value it.
+    A scenario tree's plan is audited scenario by scenario (optimizer.scenario_tree.audit)."""
+    from optimizer.scenario_tree.split import needs_extensive_form
+
+    if needs_extensive_form(instance):
+        from optimizer.scenario_tree.audit import audit_tree
+
+        return audit_tree(instance, plan)
     calendar = Calendar(instance.start, instance.horizon_months, instance.discount_rate_pct_per_year)
     T = calendar.months
     violations: list[Violation] = []
@@ -145,6 +152,9 @@ def audit_plan(instance: Instance, plan: Plan) -> AuditReport:
         last_factor = calendar.discount_factors[T - 1]
         scenario_npv[scenario.name] = distributions + last_factor * terminal[scenario.name]["total_usd"]
     npv = sum(s.probability * scenario_npv[s.name] for s in instance.market.scenarios)
+    from optimizer.scenario_tree.audit import nonanticipativity_violations
+
+    violations += nonanticipativity_violations(instance, plan)  # a flat list: investment common
     return AuditReport(violations, npv, plan.npv_usd, scenario_npv, monthly, mining, terminal)
 
 

@@ -21,6 +21,11 @@ from optimizer.audit_rules import BTC_TOL, USD_TOL, Violation, _rows
 from optimizer.calendar import Calendar
 from optimizer.economics import PhaseSchedule
 
+PLEDGE_BOUND_TOL_BTC = 1e-6
+"""HiGHS holds a column's bounds to its primal feasibility tolerance (1e-7), so a pledge at
+its lower bound of 0 may read -1e-7 BTC (2032-02 of cleanspark_2026's plan: -1.6e-7): a
+millionth of a BTC ($0.10 at $100k) is solver rounding, not a pledge below zero."""
+
 LOAN_COLUMNS = ("btc_loan_balance_usd", "btc_pledged_btc")
 LOAN_ROUNDING_USD = 0.03
 """Balances rounded to cents move a month's draw and interest by at most ~2.01 cents."""
@@ -80,7 +85,8 @@ def check_btc_loans(instance: Instance, monthly: pd.DataFrame) -> list[Violation
          USD_TOL + ltv * monthly["btc_price_usd"] * BTC_TOL,
          "BTC loan balance {btc_loan_balance_usd:,.2f} USD above " + f"{loan.ltv_pct:g} % x "
          "{btc_price_usd:,.2f} USD/BTC x {btc_pledged_btc:.8f} BTC pledged (a margin call unmet)"),
-        ("btc_pledge_nonnegative", -monthly["btc_pledged_btc"], BTC_TOL, "{btc_pledged_btc:.8f} BTC pledged"),
+        ("btc_pledge_nonnegative", -monthly["btc_pledged_btc"], PLEDGE_BOUND_TOL_BTC,
+         "{btc_pledged_btc:.8f} BTC pledged"),
         ("btc_pledge_held", monthly["btc_pledged_btc"] - monthly["btc_held_btc"],
          monthly["btc_tolerance_btc"] + BTC_TOL,
          "{btc_pledged_btc:.8f} BTC pledged but only {btc_held_btc:.8f} BTC held (pledged BTC was sold)"),

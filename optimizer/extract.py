@@ -165,7 +165,8 @@ def extract_plan(run: SolverRun, instance_sha256: str) -> PlanResult:
     )
     plan = Plan(provenance=provenance, months=labels, solver=stats, kpis=kpis, npv_usd=npv,
                 decisions=decisions)
-    leases = pd.DataFrame(lease_rows, columns=list(Signing.model_fields))
+    # Without a tree every signing holds in every scenario: no scenarios column (issue 15).
+    leases = pd.DataFrame(lease_rows, columns=[f for f in Signing.model_fields if f != "scenarios"])
     return PlanResult(plan, sites_monthly, cashflow, leases, fleet_monthly,
                       debt_table(ctx, model, signed_at, notes, btc_loan_debt_rows(model, ctx)), instance)
 

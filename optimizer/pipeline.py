@@ -55,7 +55,17 @@ def solve_instance(
     audit: bool = True,
     timings: dict[str, float] | None = None,
 ) -> SolveOutcome:
-    """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan."""
+    """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan.
+    A scenario tree (branching months, lead times by scenario, a risk term) goes through its
+    extensive form (optimizer.scenario_tree)."""
+    from optimizer.scenario_tree.split import needs_extensive_form
+
+    if needs_extensive_form(instance):
+        from optimizer.scenario_tree.solve import solve_tree_instance
+
+        return solve_tree_instance(instance, instance_sha256=instance_sha256, settings=settings,
+                                   progress=progress, write_model=write_model, audit=audit,
+                                   timings=timings)
     timings = {} if timings is None else timings
     settings = settings or SolveSettings.from_instance(instance)
     started = time.perf_counter()

@@ -111,6 +111,10 @@ def print_summary(console: Console, outcome) -> None:
         f"peak debt {usd(kpi.peak_debt_usd)} ({kpi.peak_debt_month}) | "
         f"capex {usd(kpi.total_capex_usd)} | terminal value {usd(kpi.terminal_value_usd)}"
     )
+    if plan.tree is not None:  # scenario trees (issue 15)
+        from optimizer.scenario_tree.summary import print_tree_summary
+
+        print_tree_summary(console, plan, usd)
     if outcome.out_dir is not None:
         console.print(f"plan written to {outcome.out_dir}/")
 

@@ -363,6 +363,8 @@ class HighsSession:
 
     def phase_columns(self) -> list[PhaseColumns]:
         """Each signable phase's 'signed by' binaries as HiGHS columns, in window order."""
+        if not self.built.context.phase_windows:  # a tree's extensive form (scenario_tree)
+            return []
         columns = self.handoff.column_of
         signed_by = self.built.model.signed_by
         phases, previous = [], {}

@@ -214,8 +214,15 @@ class PointSolver:
         """
         from optimizer.extract import extract_plan
         from optimizer.resolve import ParametricSolver
+        from optimizer.scenario_tree.split import needs_extensive_form
         from optimizer.solve import InfeasibleError, NoPlanError, explain_infeasibility
 
+        if needs_extensive_form(instance):  # a scenario tree: its extensive form, built per point
+            from optimizer.scenario_tree.solve import solve_tree_instance
+
+            outcome = solve_tree_instance(instance, settings=settings, audit=False,
+                                          value_of_information=False)
+            return outcome.result.plan, outcome.highs_seconds
         if self._parametric is None or not self._parametric.accepts(instance):
             self._parametric = ParametricSolver(instance)
             self.models_built += 1
