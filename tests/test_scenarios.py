@@ -387,10 +387,11 @@ def test_refuses_a_base_with_a_direct_hashprice_and_an_existing_tree(tmp_path):
     assert "market.scenarios[base].hashprice_usd_per_ph_day:" in flat(result.stderr)
     data["market"]["scenarios"][0].pop("hashprice_usd_per_ph_day")
     data["market"]["branching_months"] = ["2027-01"]
+    data["market"]["scenarios"][0]["tree_path"] = ["only"]  # a valid (one-branch) tree
     (tmp_path / "direct.yaml").write_text(yaml.safe_dump(data))
     result = run_cli("scenarios", "direct.yaml", "--spec", "spec.yaml", cwd=tmp_path)
-    # refused by the instance model until it knows trees, by the generator after
-    assert result.returncode == 2 and "market.branching_months:" in flat(result.stderr)
+    # a valid tree passes the instance model and is refused by the generator
+    assert result.returncode == 2 and "market.branching_months:" in flat(result.stderr), result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["direct.yaml", "spec.yaml"]
 
 
