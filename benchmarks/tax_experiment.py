@@ -6,8 +6,8 @@ variant in a fresh subprocess, counting every LP the first plan and the narrowin
 
 - ``taxes``: the instance as shipped; ``no_taxes``: the same with ``finance.taxes`` removed;
 - ``+presolve``: HiGHS's presolve back on (the instance turns it off);
-- ``+norec``: the phases' project-debt interest convolved into every income row (before
-  issue 17), not the recursively defined column of formulation.phase_interest;
+- ``+rec``: the phases' project-debt interest as the recursively defined column of
+  formulation.phase_interest (off by default), not convolved into every income row;
 - ``+opt=K:V``: any other HiGHS option for the MIP search.
 
 Usage: ``python -m benchmarks.tax_experiment --runs 2 taxes no_taxes taxes+presolve``; one
@@ -42,10 +42,10 @@ def _variant_instance(name: str, path: Path):
     for mod in mods:
         if mod == "presolve":
             options.pop("presolve", None)
-        elif mod == "norec":  # the phases' interest convolved into every income row (before issue 17)
+        elif mod == "rec":  # the phases' interest as one recursive column (formulation.phase_interest)
             import optimizer.formulation.ai_phases as ai_phases
 
-            ai_phases.PHASE_INTEREST_RECURSION = False
+            ai_phases.PHASE_INTEREST_RECURSION = True
         elif mod.startswith("opt="):
             key, value = mod[4:].split(":", 1)
             options[key] = json.loads(value) if value[:1] in "0123456789-tf" else value

@@ -20,9 +20,11 @@ from optimizer.economics_finance import depreciation_after_horizon_pv, straight_
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 from optimizer.formulation.phase_interest import add_phase_interest, recursion_factor, recursion_steps
 
-PHASE_INTEREST_RECURSION = True
+PHASE_INTEREST_RECURSION = False
 """The phases' project-debt interest as one recursively defined column a month (exact, far
-sparser; formulation.phase_interest) rather than convolved into every income row."""
+sparser; formulation.phase_interest) rather than convolved into every income row. Off until
+measured end to end: its LP relaxation is faster, but cleanspark_2026's time is dominated by
+a few crawling dive LPs either way (benchmarks/README.md, issue 17)."""
 
 
 @dataclass
