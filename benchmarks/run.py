@@ -94,7 +94,7 @@ SPECS: dict[str, Spec] = {
     "s20x240": _scaling(20, 240, 30.0),
 }
 DEFAULT_SIZES = ["smoke", "cleanspark", "s5x120", "s5x180", "s10x120", "s10x180", "s20x120",
-                 "s20x180", "s50x120", "large"]
+                 "s20x180", "s50x120", "large", "large_tight"]
 
 STAGES = ("validate", "build", "handoff", "first_plan", "narrowing", "highs_wall", "load", "extract", "audit",
           "write")
