@@ -2,9 +2,10 @@
 status (issue 17: a few dive LPs crawl in HiGHS's dual ratio test). No deadline: the dive and
 the improvement run their whole LP budgets. Not a test; nothing is asserted.
 
-Usage: ``python -m benchmarks.first_plan_lps [rec] [notb] [notax] [opt=NAME:VALUE ...]``
+Usage: ``python -m benchmarks.first_plan_lps [rec] [notb | tb=X] [notax] [opt=NAME:VALUE ...]``
 (rec: the phases' interest as formulation.phase_interest's recursion; notb: the tax's
-tie-break at 0; notax: finance.taxes removed; opt=: a HiGHS option on the dive's LPs).
+tie-break at 0, tb=X: at X per $M-month; notax: finance.taxes removed; opt=: a HiGHS option
+on the dive's LPs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def main(argv: list[str]) -> int:
     ai_phases.PHASE_INTEREST_RECURSION = "rec" in argv
     if "notb" in argv:
         taxes.TIE_BREAK_PER_MODEL_UNIT_MONTH = 0.0
+    for arg in argv:
+        if arg.startswith("tb="):
+            taxes.TIE_BREAK_PER_MODEL_UNIT_MONTH = float(arg[3:])
     instance = load_instance(REPO / "instances" / "cleanspark_2026.yaml")
     if "notax" in argv:
         finance = instance.finance.model_copy(update={"taxes": None})
