@@ -16,7 +16,10 @@ Figures follow shared/DOMAIN.md (ranges drawn uniformly inside them):
 - market scenarios (base, then bear/bull variants) with the 2028 and 2032 halvings;
 - finance: starting cash and a BTC treasury in proportion to the portfolio, 0 % converts
   maturing inside the horizon, a revolver, 75 % LTC project debt at 7.5 %, a liquidity
-  floor, and a yearly signing cap (market absorption) below the total AI potential.
+  floor, and a yearly signing cap (market absorption): by default 2.75 times the average
+  yearly AI potential, cleanspark_2026's ratio (300 MW a year against ~110 MW); with
+  ``signing_cap_ratio=None`` the older tight cap, 0.8-1.5 times it, which binds for years
+  (the stress family, issue 17).
 
 Every instance stays feasible by construction: idling every miner and signing nothing is
 allowed, and the cash, BTC and revolver cover the converts and the floor with a margin
@@ -40,6 +43,11 @@ START = "2026-07"
 EFFICIENCIES_J_PER_TH = [13.5, 15.0, 17.5, 21.5, 9.6, 16.0, 19.0, 24.0]
 GENERATION_NAMES = ["s21xp", "s21pro", "s21", "s19xp", "s23hydro", "m60s", "s19kpro", "s19j"]
 MINING_PUE = 1.05
+CLEANSPARK_CAP_RATIO = 2.75
+"""cleanspark_2026's yearly signing cap over its average yearly AI potential (300 / ~110 MW)."""
+TIGHT_CAP = None
+"""``Size.signing_cap_ratio`` of the stress family (the cap before issue 17): drawn at 0.8-1.5,
+it binds for years; tests that need a binding cap ask for it."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Size:
     seed: int = 0
     time_limit_seconds: float = 60.0
     purchases: bool = False  # issue 13: every generation can be bought and sold, plus an S23
+    # Yearly signing cap / average yearly AI potential; None draws the tight 0.8-1.5 (stress).
+    signing_cap_ratio: float | None = CLEANSPARK_CAP_RATIO
 
     def describe(self) -> str:
         return (f"{self.sites} sites x {self.months} months, ~{self.phases_per_site:g} phases/site, "
@@ -203,8 +213,11 @@ def generate_instance(size: Size) -> dict:
             "maturity_month": _month(maturity),
         })
     years = T / 12.0
-    # Market absorption: a yearly cap below the AI potential per year so that it binds.
-    signing_cap = round(max(60.0, ai_it_total / max(1.0, years) * rng.uniform(0.8, 1.5)), 0)
+    # Market absorption. The tight draw is always made, so the stream (and the instance apart
+    # from its cap) is the same whichever cap is asked for.
+    tight_ratio = rng.uniform(0.8, 1.5)
+    ratio = tight_ratio if size.signing_cap_ratio is None else size.signing_cap_ratio
+    signing_cap = round(max(60.0, ai_it_total / max(1.0, years) * ratio), 0)
 
     return {
         "name": f"bench_{size.name}".replace("-", "_"),
@@ -330,9 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--scenarios", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cap-ratio", type=float, default=CLEANSPARK_CAP_RATIO,
+                        help="yearly signing cap / average yearly AI potential (default: cleanspark's)")
+    parser.add_argument("--tight-cap", action="store_true",
+                        help="the stress family's cap, drawn at 0.8-1.5 times (binds for years)")
     args = parser.parse_args(argv)
     size = Size("cli", args.sites, args.months, args.phases_per_site, args.generations,
-                args.scenarios, args.seed)
+                args.scenarios, args.seed,
+                signing_cap_ratio=None if args.tight_cap else args.cap_ratio)
     json.dump(generate_instance(size), sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0

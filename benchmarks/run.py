@@ -73,8 +73,14 @@ SPECS: dict[str, Spec] = {
     **{s.name: s for s in (_scaling(n, t, 10.0) for n in (5, 10, 20, 50) for t in (120, 180)
                            if (n, t) != (50, 180))},
     # large is also the scaling series' 50 x 180 point (2 phases per site = 100 phases).
+    # Issue 17: the generator's cap is cleanspark-like (2.75x the yearly AI potential) by default.
     "large": Spec("large", 60.0, Size("large", 50, 180, 2.0, 3, 1, 0, 60.0),
-                  note="targets: build <= 10 s, <= 1.5 GB, total <= 60 s, ratio <= 1.15"),
+                  note="targets: 0.5 % in 60 s, build <= 10 s, <= 1.5 GB"),
+    # The tight cap (0.8-1.5x) the series had before issue 17: binding for ten years, the
+    # relaxation 1-2 % above every plan found. A stress size, reported, with no target.
+    "large_tight": Spec("large_tight", 60.0,
+                        Size("large_tight", 50, 180, 2.0, 3, 1, 0, 60.0, signing_cap_ratio=None),
+                        note="stress: the pre-issue-17 tight cap, no target"),
     # Issue 13: the same large instance with every generation for sale and an S23 to buy, and
     # the cleanspark instance as it was before it (fixed fleet).
     "large_purchases": Spec("large_purchases", 60.0,
@@ -88,7 +94,7 @@ SPECS: dict[str, Spec] = {
     "s20x240": _scaling(20, 240, 30.0),
 }
 DEFAULT_SIZES = ["smoke", "cleanspark", "s5x120", "s5x180", "s10x120", "s10x180", "s20x120",
-                 "s20x180", "s50x120", "large"]
+                 "s20x180", "s50x120", "large", "large_tight"]
 
 STAGES = ("validate", "build", "handoff", "first_plan", "narrowing", "highs_wall", "load", "extract", "audit",
           "write")

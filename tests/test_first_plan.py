@@ -14,7 +14,7 @@ import highspy
 import numpy as np
 import pytest
 
-from benchmarks.generate import Size, generate_instance
+from benchmarks.generate import TIGHT_CAP, Size, generate_instance
 from models import load_instance, validate_instance_data
 from optimizer.first_plan import find_first_plan
 from optimizer.formulation import build_model
@@ -69,7 +69,8 @@ def proven_optimum(session: HighsSession) -> float:
 @pytest.fixture(scope="module")
 def small_generated():
     """3 sites x 48 months with cash, a signing cap and phase order all in play."""
-    return validate_instance_data(generate_instance(Size("test", 3, 48, 2.0, 2, 1, 4)))
+    return validate_instance_data(generate_instance(
+        Size("test", 3, 48, 2.0, 2, 1, 4, signing_cap_ratio=TIGHT_CAP)))
 
 
 def test_first_plan_is_feasible_and_no_better_than_the_optimum(small_generated) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.generate import Size, generate_instance
+from benchmarks.generate import TIGHT_CAP, Size, generate_instance
 from models import load_instance, validate_instance_data
 from optimizer.formulation import build_model
 from optimizer.handoff import DirectHandoff, PersistentHandoff
@@ -39,7 +39,8 @@ def instances():
     fixed_fleet = "instances/cleanspark_2026_fixed_fleet.yaml"
     yield "cleanspark_2026_fixed_fleet", load_instance(fixed_fleet), False
     yield "cleanspark_2026_fixed_fleet parametric", load_instance(fixed_fleet), True
-    generated = generate_instance(Size("handoff", 3, 36, 2.0, 2, 2, seed=3))  # two scenarios
+    generated = generate_instance(  # two scenarios
+        Size("handoff", 3, 36, 2.0, 2, 2, seed=3, signing_cap_ratio=TIGHT_CAP))
     yield "generated 3 x 36, 2 scenarios", validate_instance_data(generated), False
 
 
@@ -60,7 +61,8 @@ def test_direct_and_persistent_hand_offs_give_highs_the_same_model(label, instan
 
 
 def test_both_hand_offs_take_the_same_search_path_and_load_the_same_values():
-    instance = validate_instance_data(generate_instance(Size("handoff", 2, 24, 1.5, 2, 1, seed=2)))
+    instance = validate_instance_data(generate_instance(
+        Size("handoff", 2, 24, 1.5, 2, 1, seed=2, signing_cap_ratio=TIGHT_CAP)))
     options = SolveSettings.from_instance(instance).highs_option_values()
     reports = []
     for handoff_type in (PersistentHandoff, DirectHandoff):

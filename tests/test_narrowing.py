@@ -17,7 +17,7 @@ import highspy
 import numpy as np
 import pytest
 
-from benchmarks.generate import Size, generate_instance
+from benchmarks.generate import TIGHT_CAP, Size, generate_instance
 from models import load_instance, validate_instance_data
 from optimizer.formulation import build_model
 from optimizer.formulation.context import USD_PER_MODEL_UNIT
@@ -65,7 +65,8 @@ def satisfies(start: Start, x: np.ndarray, tol: float = 1e-6) -> bool:
 
 
 def two_phase_instance(months: int, seed: int):
-    return validate_instance_data(generate_instance(Size("narrow", 2, months, 1.0, 1, 1, seed)))
+    return validate_instance_data(generate_instance(
+        Size("narrow", 2, months, 1.0, 1, 1, seed, signing_cap_ratio=TIGHT_CAP)))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,8 @@ def test_every_forced_month_has_an_lp_bound_below_the_first_plan() -> None:
 
 
 def test_the_narrowed_model_has_the_same_optimum() -> None:
-    instance = validate_instance_data(generate_instance(Size("test", 3, 48, 2.0, 2, 1, 4)))
+    instance = validate_instance_data(generate_instance(
+        Size("test", 3, 48, 2.0, 2, 1, 4, signing_cap_ratio=TIGHT_CAP)))
     session, start = narrowed(instance)
     lp = session.highs.getLp()
     assert start.columns.size > 0
@@ -195,7 +197,8 @@ def test_a_solve_reports_a_bound_between_its_plan_and_the_relaxation(two_phases)
 
 
 def test_the_narrowing_is_a_function_of_the_model() -> None:
-    instance = validate_instance_data(generate_instance(Size("test", 3, 48, 2.0, 2, 1, 4)))
+    instance = validate_instance_data(generate_instance(
+        Size("test", 3, 48, 2.0, 2, 1, 4, signing_cap_ratio=TIGHT_CAP)))
     _, first = narrowed(instance)
     _, second = narrowed(instance)
     assert first.narrowing.signed_by and first.narrowing.signed_by == second.narrowing.signed_by

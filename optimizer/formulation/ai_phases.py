@@ -18,6 +18,13 @@ from models.instance import AIPhase, Instance
 from optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
 from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
 from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
+from optimizer.formulation.phase_interest import add_phase_interest, recursion_factor, recursion_steps
+
+PHASE_INTEREST_RECURSION = False
+"""The phases' project-debt interest as one recursively defined column a month (exact, far
+sparser; formulation.phase_interest) rather than convolved into every income row. Off until
+measured end to end: its LP relaxation is faster, but cleanspark_2026's time is dominated by
+a few crawling dive LPs either way (benchmarks/README.md, issue 17)."""
 
 
 @dataclass
@@ -193,7 +200,10 @@ def add_ai_phases(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     ctx.signed_by = signed
 
     _add_monotone_and_order(model, windows, signed)
-    _post_cash_and_capacity(ctx, windows, signed)
+    q = recursion_factor(instance) if ctx.income_tracked and PHASE_INTEREST_RECURSION else None
+    steps = _post_cash_and_capacity(ctx, windows, signed, q)
+    if q is not None:
+        add_phase_interest(model, ctx, q, steps)
     _add_signing_cap(model, ctx, windows, signed)
     _post_terminal_value(ctx, windows, signed)
     _post_tie_break(ctx, windows)
@@ -230,8 +240,12 @@ def _add_monotone_and_order(model, windows: list[PhaseWindow], signed: SignedBy)
     )
 
 
-def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy) -> None:
+def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signed: SignedBy,
+                            q: float | None) -> dict[int, list[Term]]:
+    """Post the phases' flows to the ledgers; with ``q`` (formulation.phase_interest) their
+    interest goes to the returned recursion steps by month instead of the interest ledger."""
     T = ctx.calendar.months
+    steps: dict[int, list[Term]] = {}
     for w in windows:
         if not w.signable:
             continue
@@ -239,10 +253,16 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
         facility = Profile([w.phase.facility_mw * on for on in w.schedule.online])
         combine = cash_combiner(ctx, w.key)
         income = income_profiles(w) if ctx.income_tracked else {}
+        interest_steps = None
+        if q is not None:
+            interest = income.pop("interest").parts[1]
+            interest_steps = Profile([0.0], recursion_steps(list(interest), q), [0.0])
         for t in range(T):
             for coefficient, var in signed.convolve(w.key, net, t, combine):
                 for scenario in ctx.scenario_names:
                     ctx.cash.add((t, scenario), coefficient, var)
+            if interest_steps is not None:
+                steps.setdefault(t, []).extend(signed.convolve(w.key, interest_steps, t, combine))
             for ledger, profile in income.items():
                 for coefficient, var in signed.convolve(w.key, profile, t, combine):
                     for scenario in ctx.scenario_names:
@@ -254,6 +274,7 @@ def _post_cash_and_capacity(ctx: BuildContext, windows: list[PhaseWindow], signe
                 var = signed.at(w.key, t)
                 if var is not None:
                     ctx.mining_capacity_removed.add((w.site, t), w.phase.displaced_mw, var)
+    return steps
 
 
 def income_profiles(w: PhaseWindow) -> dict[str, Profile]:
