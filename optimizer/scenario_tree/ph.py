@@ -60,6 +60,7 @@ class PHSettings:
     convergence: float = 1e-4
     subproblem_gap: float = 1e-6
     integer_patience: int = 5
+    continuous_settled: float = 1e-2
 
 
 def available() -> bool:
@@ -261,9 +262,11 @@ def _options(settings, ph: PHSettings) -> dict:
     }
 
 
-def _integer_consensus(patience: int):
+def _integer_consensus(patience: int, continuous: float):
     """An mpi-sppy converger: converged once every integer non-anticipative variable of every
-    scenario equals its node average (so the node agrees) for ``patience`` iterations."""
+    scenario equals its node average (so the node agrees) for ``patience`` iterations while
+    PH's own metric of all decisions is below ``continuous`` (so they are not agreeing on the
+    integers by chance while, say, the value at risk is still far apart)."""
     from mpisppy.convergers.converger import Converger
 
     class IntegerConsensus(Converger):
@@ -281,7 +284,8 @@ def _integer_consensus(patience: int):
                         worst = max(worst, abs(pyo.value(var) - pyo.value(xbars[index])))
             worst = self.opt.mpicomm.allreduce(worst, op=_mpi_max())
             self.conv = worst
-            self.streak = self.streak + 1 if worst < 1e-6 else 0
+            settled = self.opt.conv is not None and self.opt.conv < continuous
+            self.streak = self.streak + 1 if worst < 1e-6 and settled else 0
             return self.streak >= patience
 
     return IntegerConsensus
@@ -322,7 +326,8 @@ def run_ph(instance: Instance, settings, ph_settings: PHSettings | None = None) 
     with contextlib.redirect_stdout(io.StringIO()):  # mpi-sppy's timer lines
         ph = PH(_options(settings, ph_settings), shape.scenarios, scenario_creator,
                 all_nodenames=shape.all_nodenames,
-                ph_converger=_integer_consensus(ph_settings.integer_patience),
+                ph_converger=_integer_consensus(ph_settings.integer_patience,
+                                                ph_settings.continuous_settled),
                 scenario_creator_kwargs={"instance": instance, "shape": shape})
         convergence, _, _ = ph.ph_main()
     local = []
