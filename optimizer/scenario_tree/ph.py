@@ -259,6 +259,9 @@ def _options(settings, ph: PHSettings) -> dict:
         # Names differ by design (a variable's scenario index; a 'signed by' indicator past a
         # shorter window is that window's last month): node_nonants orders them by generic key.
         "turn_off_names_check": True,
+        # --time-limit bounds PH's iterations too (checked after each); the fixed extensive
+        # form then gets its own.
+        "time_limit": settings.time_limit_seconds,
     }
 
 
