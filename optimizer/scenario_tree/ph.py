@@ -252,7 +252,8 @@ def _options(settings, ph: PHSettings) -> dict:
     return {
         "solver_name": "appsi_highs", "PHIterLimit": ph.max_iterations, "defaultPHrho": ph.rho,
         "convthresh": ph.convergence, "verbose": False, "display_progress": False,
-        "display_timing": False, "iter0_solver_options": dict(highs), "iterk_solver_options": dict(highs),
+        "display_timing": False,
+        "solver_options_layers": [{"when": "default", "options": highs}],
         # HiGHS takes no quadratic term in a MIP: the proximal term is linearized (mpi-sppy).
         "linearize_proximal_terms": True, "linearize_binary_proximal_terms": True,
         "proximal_linearization_tolerance": 1e-2,
