@@ -60,6 +60,21 @@ def test_ph_plan_reaches_the_brute_force_tree_optimum(tmp_path):
     assert timings["ph_integers_disputed"] == 0
 
 
+def test_ph_with_cvar_reaches_the_brute_force_worst_case_optimum(tmp_path):
+    # alpha 0.5 of two equally likely scenarios, weight 1: the objective is the worse NPV, and
+    # its optimum signs at the root in month 0 (the bear branch's own choice), against the
+    # expected NPV's waiting. The value at risk is a root decision of PH (its own rho, $1M per
+    # $M: with the signings' $10k it stays apart and PH stops, at 100 iterations, on waiting).
+    instance = load_instance(write(tmp_path, tree_data(name="tree_cvar",
+                                                       risk={"cvar_weight": 1.0, "cvar_alpha": 0.5})))
+    plan, timings = solve_ph(instance)
+    assert plan.tree.objective_usd == pytest.approx(tree_optimum(objective=lambda v: min(v.values())),
+                                                    abs=2.0)
+    assert [(s.signing_month, s.scenarios) for s in plan.decisions.signings] == [(START, None)]
+    assert plan.audit.passed, plan.audit.messages
+    assert timings["ph_integers_fixed"] == 2 * B and timings["ph_integers_disputed"] == 0
+
+
 def test_three_stage_tree_shape_and_optimum(tmp_path):
     instance = load_instance(write(tmp_path, two_by_two()))
     shape = ph.tree_shape(instance)

@@ -53,7 +53,9 @@ class PHSettings:
     ``convergence`` is mpi-sppy's convthresh: the probability-weighted mean distance of the
     scenarios' decisions from their node average. PH also stops once every integer decision
     has agreed across its node for ``integer_patience`` iterations in a row (IntegerConsensus):
-    the continuous ones are then re-optimized exactly by the fixed extensive form."""
+    the continuous ones are then re-optimized exactly by the fixed extensive form. A CVaR's
+    value at risk gets its own rho, ``value_at_risk_rho`` ($M per $M: at the signings' $10k it
+    converges too slowly and PH settles the root signings before it)."""
 
     rho: float = 0.01
     max_iterations: int = 100
@@ -61,6 +63,7 @@ class PHSettings:
     subproblem_gap: float = 1e-6
     integer_patience: int = 5
     continuous_settled: float = 1e-2
+    value_at_risk_rho: float = 1.0
 
 
 def available() -> bool:
@@ -295,6 +298,16 @@ def _integer_consensus(patience: int, continuous: float):
     return IntegerConsensus
 
 
+def _rho_setter(ph: PHSettings):
+    """The value at risk's own rho (it is worth a dollar per dollar, unlike a signing binary)."""
+
+    def rhos(model) -> list[tuple[int, float]]:
+        eta = getattr(model, "ph_cvar_eta", None)
+        return [] if eta is None else [(id(eta), ph.value_at_risk_rho)]
+
+    return rhos
+
+
 def _mpi_max():
     from mpisppy import MPI
 
@@ -332,6 +345,7 @@ def run_ph(instance: Instance, settings, ph_settings: PHSettings | None = None) 
                 all_nodenames=shape.all_nodenames,
                 ph_converger=_integer_consensus(ph_settings.integer_patience,
                                                 ph_settings.continuous_settled),
+                rho_setter=_rho_setter(ph_settings),
                 scenario_creator_kwargs={"instance": instance, "shape": shape})
         convergence, _, _ = ph.ph_main()
     local = []
