@@ -182,9 +182,8 @@ def node_nonants(instance: Instance, built, scenario: str, node: Node, flat: boo
                 if not (flat and operational)]
         rows.sort(key=lambda row: (row[0], repr(row[1])))
         out += [getattr(built.model, c)[k] for c, _, k in rows]
-    ours = {w.key: w for w in built.context.phase_windows}
     widest = _widest_windows(instance, node.scenarios)
-    for key in sorted(ours):
+    for key in sorted(widest):  # phases no scenario of the node may sign have no indicators
         first, last = widest[key]
         for t in range(max(first, node.first), min(last + 1, node.end)):
             var = built.context.signed_by.at(key, t)
