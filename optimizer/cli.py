@@ -126,6 +126,9 @@ def solve(
     force: Annotated[bool, typer.Option(
         "--force", help="Replace a plan directory written by an older capalloc (without its "
         ".capalloc marker); never a folder holding anything else.")] = False,
+    decompose: Annotated[str | None, typer.Option(
+        help="Solve a scenario tree by decomposition: 'ph' (mpi-sppy's progressive hedging, HiGHS per "
+        "scenario; under mpiexec one scenario group per rank). Default: the extensive form.")] = None,
 ) -> None:
     """Solve an instance and write its plan directory (default: plans/<instance name>)."""
     try:
@@ -147,6 +150,8 @@ def solve(
         raise _fail(EXIT_INVALID, "--threads: must be >= 1")
     if write_model is not None and write_model.suffix not in (".mps", ".lp"):
         raise _fail(EXIT_INVALID, "--write-model: the file must end in .mps or .lp")
+    if decompose is not None and _ph_worker(instance, decompose, time_limit, mip_gap, threads):
+        return  # an MPI rank other than 0: it served its scenarios; rank 0 writes the plan
     out_dir = out if out is not None else Path("plans") / instance.name
     display = None if quiet else ProgressDisplay()
     try:
@@ -156,6 +161,7 @@ def solve(
             file, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
             progress=display.update if display else None,
             write_model=str(write_model) if write_model else None, instance=instance, force=force,
+            decompose=decompose,
         )
     except OutputDirError as error:
         raise _fail(EXIT_INVALID, f"-o {error}") from None
@@ -184,6 +190,34 @@ def solve(
         if display:
             display.stop()
     print_summary(console, outcome)
+
+
+def _ph_worker(instance, decompose: str, time_limit, mip_gap, threads) -> bool:
+    """Check --decompose (exit 2 when it cannot apply); on an MPI rank other than 0, take part
+    in progressive hedging and return True (nothing to write there)."""
+    from optimizer.scenario_tree.split import needs_extensive_form
+
+    if decompose != "ph":
+        raise _fail(EXIT_INVALID, f"--decompose: unknown engine {decompose!r}; the one offered is 'ph'")
+    if not needs_extensive_form(instance):
+        raise _fail(EXIT_INVALID, "--decompose ph: the instance is not a scenario tree (no "
+                    "market.branching_months, lead times by scenario or risk); solve it without --decompose")
+    from optimizer.scenario_tree import ph
+
+    try:
+        rank, _ = ph.mpi_rank_and_size()
+        ph.tree_shape(instance)
+    except ph.PHUnavailable:
+        raise _fail(EXIT_INVALID, ph.INSTALL_HINT) from None
+    except ValueError as error:
+        raise _fail(EXIT_INVALID, f"--decompose ph: market.scenarios: {error}") from None
+    if rank == 0:
+        return False
+    from optimizer.solve import SolveSettings
+
+    ph.run_ph(instance, SolveSettings.from_instance(instance, time_limit=time_limit, mip_gap=mip_gap,
+                                                    threads=threads))
+    return True
 
 
 @app.command()

@@ -54,6 +54,7 @@ def solve_instance(
     write_model: str | None = None,
     audit: bool = True,
     timings: dict[str, float] | None = None,
+    decompose: str | None = None,
 ) -> SolveOutcome:
     """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan.
     A scenario tree (branching months, lead times by scenario, a risk term) goes through its
@@ -65,7 +66,7 @@ def solve_instance(
 
         return solve_tree_instance(instance, instance_sha256=instance_sha256, settings=settings,
                                    progress=progress, write_model=write_model, audit=audit,
-                                   timings=timings)
+                                   timings=timings, decompose=decompose)
     timings = {} if timings is None else timings
     settings = settings or SolveSettings.from_instance(instance)
     started = time.perf_counter()
@@ -106,6 +107,7 @@ def solve_file(
     audit: bool = True,
     instance: Instance | None = None,
     force: bool = False,
+    decompose: str | None = None,
 ) -> SolveOutcome:
     """The whole pipeline for one instance file; writes the plan directory if ``out_dir``.
     ``instance``: the file already validated by the caller (not read a second time).
@@ -128,7 +130,7 @@ def solve_file(
     with claim:
         outcome = solve_instance(
             instance, instance_sha256=sha, settings=settings, progress=progress,
-            write_model=write_model, audit=audit, timings=timings,
+            write_model=write_model, audit=audit, timings=timings, decompose=decompose,
         )
         verdict = outcome.result.plan.audit
         if verdict is not None and not verdict.passed:

@@ -18,17 +18,34 @@ from optimizer.solve import InfeasibleError, NoPlanError, ProgressCallback, Solv
 def solve_tree_instance(
     instance: Instance, *, instance_sha256: str = "", settings: SolveSettings | None = None,
     progress: ProgressCallback | None = None, write_model: str | None = None, audit: bool = True,
-    timings: dict[str, float] | None = None, value_of_information: bool = True,
+    timings: dict[str, float] | None = None, value_of_information: bool = True, decompose: str | None = None,
 ):
     """optimizer.pipeline.solve_instance for a tree: a SolveOutcome, or InfeasibleError /
     NoPlanError. ``value_of_information``: also solve the wait-and-see and expected-value
-    problems for EVPI and VSS (plan.json's tree.value_of_information)."""
+    problems for EVPI and VSS (plan.json's tree.value_of_information). ``decompose="ph"``:
+    progressive hedging first (optimizer.scenario_tree.ph), then the extensive form with the
+    integer decisions PH agreed on fixed."""
     from optimizer.pipeline import AUDIT_REL_TOL, SolveOutcome
 
     timings = {} if timings is None else timings
     settings = settings or SolveSettings.from_instance(instance)
+    agreed: dict = {}
+    if decompose == "ph":
+        from optimizer.scenario_tree import ph
+
+        started = time.perf_counter()
+        outcome = ph.run_ph(instance, settings)
+        timings["ph"] = time.perf_counter() - started
+        timings["ph_iterations"] = float(outcome.iterations)
+        agreed = outcome.agreed()
+        timings["ph_integers_fixed"] = float(len(agreed))
+        timings["ph_integers_disputed"] = float(sum(len(v) for v in outcome.integers.values()) - len(agreed))
     started = time.perf_counter()
     tree = build_extensive_form(instance)
+    if agreed:
+        from optimizer.scenario_tree.ph import fix_integer_decisions
+
+        fix_integer_decisions(tree, agreed)
     timings["build"] = time.perf_counter() - started
     run = run_highs(tree, settings, progress=progress, write_model=write_model, timings=timings)
     if run.interrupted and not run.has_solution:
