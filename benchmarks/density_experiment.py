@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
     args = parser.parse_args(argv)
 
-    from models import load_instance, validate_instance_data
-    from optimizer.formulation import build_model
-    from optimizer.solve import HighsSession
+    from capalloc.models import load_instance, validate_instance_data
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.solving.solve import HighsSession
 
     if args.file:
         instance, label = load_instance(args.file), args.file.stem

@@ -18,12 +18,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str]) -> int:
-    import optimizer.first_plan as first_plan
-    import optimizer.formulation.ai_phases as ai_phases
-    import optimizer.formulation.financing.taxes as taxes
-    from models.loader import load_instance
-    from optimizer.formulation import build_model
-    from optimizer.solve import HighsSession, dive_budget, improve_budget
+    import capalloc.optimizer.formulation.ai_phases as ai_phases
+    import capalloc.optimizer.formulation.financing.taxes as taxes
+    import capalloc.optimizer.solving.first_plan as first_plan
+    from capalloc.models.loader import load_instance
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.solving.solve import HighsSession, dive_budget, improve_budget
 
     ai_phases.PHASE_INTEREST_RECURSION = "rec" in argv
     if "notb" in argv:

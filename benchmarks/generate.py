@@ -37,7 +37,7 @@ import random
 import sys
 from dataclasses import dataclass
 
-from models.common import month_ordinal, ordinal_to_month
+from capalloc.models.common import month_ordinal, ordinal_to_month
 
 START = "2026-07"
 EFFICIENCIES_J_PER_TH = [13.5, 15.0, 17.5, 21.5, 9.6, 16.0, 19.0, 24.0]

@@ -5,10 +5,10 @@
 Compares, on one synthetic instance (benchmarks.generate), each in a fresh model:
   A. build_model as it is, with Python's cyclic garbage collector on (today) and paused
      (gc.disable() around the build, what pyomo.common.gc_manager.PauseGC does);
-  B. Pyomo's persistent contrib interface (``optimizer.handoff.PersistentHandoff``, what
+  B. Pyomo's persistent contrib interface (``optimizer.solving.handoff.PersistentHandoff``, what
      sweeps use);
   C. one pass over the rows with Pyomo's LinearRepnVisitor into arrays + one
-     ``highspy.passModel`` (``optimizer.handoff.DirectHandoff``, what a plain solve uses
+     ``highspy.passModel`` (``optimizer.solving.handoff.DirectHandoff``, what a plain solve uses
      since the fourth pass; it was first measured here);
 and checks that C gives HiGHS the same model as B (sizes, and the same LP relaxation
 objective; tests/test_handoff.py checks the arrays themselves).
@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from models import validate_instance_data
-    from optimizer.formulation import build_model
-    from optimizer.handoff import DirectHandoff, PersistentHandoff
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.solving.handoff import DirectHandoff, PersistentHandoff
 
     size = Size("experiment", args.sites, args.months, args.phases_per_site)
     instance = validate_instance_data(generate_instance(size))

@@ -23,7 +23,7 @@ from benchmarks.generate import Size, generate_instance
 
 def _timed_stages():
     """Replace builder.STAGES by timed wrappers; return the dict they fill."""
-    import optimizer.formulation.builder as builder
+    import capalloc.optimizer.formulation.builder as builder
 
     seconds: dict[str, float] = {}
 
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
 
-    from models import validate_instance_data
-    from optimizer.formulation import build_model
-    from optimizer.solve import HighsSession
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.solving.solve import HighsSession
 
     size = Size("profile", args.sites, args.months, args.phases_per_site, args.generations, args.scenarios)
     instance = validate_instance_data(generate_instance(size))

@@ -4,7 +4,7 @@
 
 Each size runs in a fresh subprocess (so that peak memory is that size's alone) and times
 every stage of the pipeline separately: validate (pydantic), build (Pyomo), hand-off (every
-row compiled once, then one ``passModel``: optimizer/handoff.py), the first plan and the
+row compiled once, then one ``passModel``: optimizer/solving/handoff.py), the first plan and the
 narrowing, HiGHS (its own clock, and the wall time of the solve call), load of the solution,
 extraction, audit and writing the plan directory. It then copies the
 same model in memory into a fresh highspy instance (``passModel(getLp())``, same options)
@@ -120,7 +120,7 @@ def _rss_mb() -> float:
 
 def solve_options(instance, time_limit: float) -> dict[str, Any]:
     """The HiGHS options the pipeline sets for this instance (gap 0.1 %, 1 thread, seed 0)."""
-    from optimizer.solve import SolveSettings
+    from capalloc.optimizer.solving.solve import SolveSettings
 
     settings = SolveSettings.from_instance(instance, mip_gap=MIP_GAP, time_limit=time_limit,
                                            threads=1, seed=0)
@@ -207,11 +207,11 @@ class _Clock:
 
 
 def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
-    from models import validate_instance_data
-    from optimizer.extract import extract_plan
-    from optimizer.formulation import build_model
-    from optimizer.plan_io import write_plan_dir
-    from optimizer.solve import HighsSession, SolveSettings
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.outputs.extract import extract_plan
+    from capalloc.optimizer.outputs.plan_io import write_plan_dir
+    from capalloc.optimizer.solving.solve import HighsSession, SolveSettings
 
     assert spec.size is not None
     data = generate_instance(spec.size)
@@ -246,7 +246,7 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
         with clock("extract"):
             result = extract_plan(solved, "benchmark")
         try:
-            from optimizer.audit import audit_plan
+            from capalloc.optimizer.checks.audit import audit_plan
 
             with clock("audit"):
                 report = audit_plan(instance, result.plan)
@@ -291,10 +291,10 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
 
 def run_file(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
     """An instance file through optimizer.pipeline.solve_file, as `capalloc solve` runs it."""
-    from models import load_instance
-    from optimizer.formulation import build_model
-    from optimizer.pipeline import solve_file
-    from optimizer.solve import HighsSession
+    from capalloc.models import load_instance
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.pipeline import solve_file
+    from capalloc.optimizer.solving.solve import HighsSession
 
     assert spec.file is not None
     row: dict[str, Any] = {}
@@ -363,9 +363,9 @@ def child(name: str, out_dir: Path, time_limit: float | None) -> int:
     # What `capalloc solve` pays before it starts: importing Pyomo, highspy, pandas and the
     # package in a fresh interpreter (not part of total_wall_s).
     started = time.perf_counter()
-    import optimizer.audit  # noqa: F401
-    import optimizer.pipeline  # noqa: F401
-    import optimizer.plan_io  # noqa: F401
+    import capalloc.optimizer.checks.audit  # noqa: F401
+    import capalloc.optimizer.outputs.plan_io  # noqa: F401
+    import capalloc.optimizer.pipeline  # noqa: F401
 
     row["imports_s"] = time.perf_counter() - started
     row.update(runner(spec, out_dir, limit))

@@ -29,7 +29,7 @@ CLEANSPARK = REPO / "instances" / "cleanspark_2026.yaml"
 
 
 def _variant_instance(name: str, path: Path):
-    from models.loader import load_instance
+    from capalloc.models.loader import load_instance
 
     instance = load_instance(path)
     base, *mods = name.split("+")
@@ -43,7 +43,7 @@ def _variant_instance(name: str, path: Path):
         if mod == "presolve":
             options.pop("presolve", None)
         elif mod == "rec":  # the phases' interest as one recursive column (formulation.phase_interest)
-            import optimizer.formulation.ai_phases as ai_phases
+            import capalloc.optimizer.formulation.ai_phases as ai_phases
 
             ai_phases.PHASE_INTEREST_RECURSION = True
         elif mod.startswith("opt="):
@@ -57,8 +57,8 @@ def _variant_instance(name: str, path: Path):
 
 def _one(name: str, path: Path, log: Path | None) -> dict:
     """One run in this process (call in a fresh interpreter)."""
-    import optimizer.first_plan as first_plan
-    from optimizer.pipeline import solve_instance
+    import capalloc.optimizer.solving.first_plan as first_plan
+    from capalloc.optimizer.pipeline import solve_instance
 
     lp_stats = {"solves": 0, "seconds": 0.0, "iterations": 0, "slowest": 0.0}
     original = first_plan.SigningLp.solve

@@ -1,7 +1,7 @@
 """capalloc's data contract: instance files in, plans out (pydantic v2)."""
 
-from models.common import CsvSeries, GrowthSeries, month_ordinal, ordinal_to_month, series_values
-from models.instance import (
+from capalloc.models.common import CsvSeries, GrowthSeries, month_ordinal, ordinal_to_month, series_values
+from capalloc.models.instance import (
     AIPhase,
     EnergizationStep,
     ExistingDebt,
@@ -17,14 +17,14 @@ from models.instance import (
     SolverSettings,
     TerminalValue,
 )
-from models.loader import (
+from capalloc.models.loader import (
     InstanceError,
     Problem,
     instance_fingerprint,
     load_instance,
     validate_instance_data,
 )
-from models.plan import Plan
+from capalloc.models.plan import Plan
 
 __all__ = [
     "AIPhase", "CsvSeries", "EnergizationStep", "ExistingDebt", "Finance", "FleetGeneration",

@@ -27,8 +27,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from models.common import Identifier, Month, Strict
-from models.ranges import Megawatts, Usd
+from capalloc.models.common import Identifier, Month, Strict
+from capalloc.models.ranges import Megawatts, Usd
 
 
 class SigningCommitment(Strict):

@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from models.ranges import GROWTH_PCT_PER_YEAR, Plausible, find_plausible
-from models.reading import (
+from capalloc.models.ranges import GROWTH_PCT_PER_YEAR, Plausible, find_plausible
+from capalloc.models.reading import (
     MAX_CSV_BYTES,
     ReadError,
     check_regular_file,

@@ -17,8 +17,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from models.common import Identifier, Month, Strict
-from models.ranges import Plausible, Usd
+from capalloc.models.common import Identifier, Month, Strict
+from capalloc.models.ranges import Plausible, Usd
 
 USD_PER_SHARE = Plausible(0, 1e6, "USD/share")  # [CleanSpark ~$10-20; conversion price $19.16]
 POSITIVE_USD_PER_SHARE = Plausible(0, 1e6, "USD/share", low_open=True)

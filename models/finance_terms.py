@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from models.common import Month, Strict
-from models.ranges import Usd
+from capalloc.models.common import Month, Strict
+from capalloc.models.ranges import Usd
 
 
 class BtcLoan(Strict):

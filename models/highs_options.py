@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.ranges import format_number
+from capalloc.models.ranges import format_number
 
 INT_MAX = 2_147_483_647  # HiGHS's integer options are C ints
 

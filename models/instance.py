@@ -10,13 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from models.commitments import Commitments
-from models.common import Identifier, Month, Series, Strict
-from models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
-from models.finance_terms import BtcLoan, Covenant, Taxes
-from models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
-from models.mining_terms import Curtailment, MarginalFleet, MiningHalls, Purchase
-from models.ranges import (
+from capalloc.models.commitments import Commitments
+from capalloc.models.common import Identifier, Month, Series, Strict
+from capalloc.models.finance_notes import USD_PER_SHARE, ConversionPrice, EquityIssuance, NotesProgram
+from capalloc.models.finance_terms import BtcLoan, Covenant, Taxes
+from capalloc.models.highs_options import HIGHS_OPTIONS_DOC, normalized_options
+from capalloc.models.mining_terms import Curtailment, MarginalFleet, MiningHalls, Purchase
+from capalloc.models.ranges import (
     BLOCKS_PER_DAY,
     BTC_PER_BLOCK,
     EH_PER_S,
@@ -35,7 +35,7 @@ from models.ranges import (
     UsdPerMw,
     UsdPerMwMonth,
 )
-from models.tree_terms import (
+from capalloc.models.tree_terms import (
     BRANCHING_MONTHS_DOC,
     LEAD_TIME_BY_SCENARIO_DOC,
     TREE_PATH_DOC,

@@ -9,14 +9,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_range_problem, series_values
-from models.highs_options import highs_option_problem
-from models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
-from models.loader_commitments import commitment_problems
-from models.loader_notes import notes_problems
-from models.loader_tree import tree_problems
-from models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
-from models.reading import (
+from capalloc.models.common import (
+    CsvSeries,
+    month_ordinal,
+    ordinal_to_month,
+    series_range_problem,
+    series_values,
+)
+from capalloc.models.highs_options import highs_option_problem
+from capalloc.models.instance import FleetGeneration, Instance, MarketScenario, Purchase, Site
+from capalloc.models.loader_commitments import commitment_problems
+from capalloc.models.loader_notes import notes_problems
+from capalloc.models.loader_tree import tree_problems
+from capalloc.models.ranges import HASHPRICE_USD_PER_PH_DAY, POSITIVE_USD_PER_BTC, Plausible, field_range
+from capalloc.models.reading import (
     MAX_CSV_BYTES,
     MAX_INSTANCE_BYTES,
     Parsed,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from models.common import month_ordinal, ordinal_to_month
-from models.instance import Instance
+from capalloc.models.common import month_ordinal, ordinal_to_month
+from capalloc.models.instance import Instance
 
 Found = tuple[str, str, str]
 

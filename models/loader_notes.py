@@ -4,8 +4,8 @@ Returns (field path, problem, hint) triples; models.loader turns them into Probl
 
 from __future__ import annotations
 
-from models.common import month_ordinal, ordinal_to_month
-from models.instance import Instance
+from capalloc.models.common import month_ordinal, ordinal_to_month
+from capalloc.models.instance import Instance
 
 Found = tuple[str, str, str]
 

@@ -4,9 +4,9 @@ Returns (field path, problem, hint) triples; models.loader turns them into Probl
 
 from __future__ import annotations
 
-from models.common import month_ordinal, ordinal_to_month, series_values
-from models.instance import Instance, MarketScenario
-from models.tree_terms import divergence_month
+from capalloc.models.common import month_ordinal, ordinal_to_month, series_values
+from capalloc.models.instance import Instance, MarketScenario
+from capalloc.models.tree_terms import divergence_month
 
 Found = tuple[str, str, str]
 

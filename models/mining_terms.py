@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from models.common import Month, Series, Strict
-from models.ranges import USD_PER_TH
+from capalloc.models.common import Month, Series, Strict
+from capalloc.models.ranges import USD_PER_TH
 
 
 class Curtailment(Strict):

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from models.common import Identifier, Month, Strict, month_ordinal
-from models.loader import InstanceError, Problem, friendly_path, read_parsed
+from capalloc.models.common import Identifier, Month, Strict, month_ordinal
+from capalloc.models.loader import InstanceError, Problem, friendly_path, read_parsed
 
 MAX_STAGES = 4
 MAX_SCENARIOS = 500

@@ -61,8 +61,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from models.common import Strict
-from models.loader import InstanceError, Problem, friendly_path, read_parsed
+from capalloc.models.common import Strict
+from capalloc.models.loader import InstanceError, Problem, friendly_path, read_parsed
 
 # ----------------------------------------------------------------------------- paths
 

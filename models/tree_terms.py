@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from models.common import Identifier, Month, Strict
+from capalloc.models.common import Identifier, Month, Strict
 
 LeadTimeMonths = Annotated[int, Field(ge=1, le=60)]
 """A phase's lead time in one scenario: months from signing to the first month of rent."""

@@ -10,7 +10,7 @@ import calendar as _calendar
 from dataclasses import dataclass
 from functools import cached_property
 
-from models.common import month_ordinal, ordinal_to_month
+from capalloc.models.common import month_ordinal, ordinal_to_month
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from models.loader import InstanceError, load_instance
-from models.reading import printable
+from capalloc.models.loader import InstanceError, load_instance
+from capalloc.models.reading import printable
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_AUDIT = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -103,8 +103,8 @@ def schema(
     what: Annotated[str, typer.Argument(help="instance or plan")] = "instance",
 ) -> None:
     """Print the JSON Schema of instance files (or of plan.json)."""
-    from models.instance import Instance
-    from models.plan import Plan
+    from capalloc.models.instance import Instance
+    from capalloc.models.plan import Plan
 
     models = {"instance": Instance, "plan": Plan}
     if what not in models:
@@ -137,10 +137,10 @@ def solve(
         raise _instance_problems(error) from None
     _print_notes(instance)
     # Pyomo and HiGHS take a second to import: only once the input is known to be good.
-    from optimizer.output_dir import InterruptedAfterWrite, OutputDirError
-    from optimizer.pipeline import AuditDisagreement, PlanInterrupted, solve_file
-    from optimizer.report import ProgressDisplay, print_summary
-    from optimizer.solve import InfeasibleError, NoPlanError
+    from capalloc.optimizer.outputs.output_dir import InterruptedAfterWrite, OutputDirError
+    from capalloc.optimizer.outputs.report import ProgressDisplay, print_summary
+    from capalloc.optimizer.pipeline import AuditDisagreement, PlanInterrupted, solve_file
+    from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError
 
     if time_limit is not None and not 0 < time_limit < float("inf"):  # NaN fails this too
         raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
@@ -195,14 +195,14 @@ def solve(
 def _ph_worker(instance, decompose: str, time_limit, mip_gap, threads) -> bool:
     """Check --decompose (exit 2 when it cannot apply); on an MPI rank other than 0, take part
     in progressive hedging and return True (nothing to write there)."""
-    from optimizer.scenario_tree.split import needs_extensive_form
+    from capalloc.optimizer.scenario_tree.split import needs_extensive_form
 
     if decompose != "ph":
         raise _fail(EXIT_INVALID, f"--decompose: unknown engine {decompose!r}; the one offered is 'ph'")
     if not needs_extensive_form(instance):
         raise _fail(EXIT_INVALID, "--decompose ph: the instance is not a scenario tree (no "
                     "market.branching_months, lead times by scenario or risk); solve it without --decompose")
-    from optimizer.scenario_tree import ph
+    from capalloc.optimizer.scenario_tree import ph
 
     try:
         rank, _ = ph.mpi_rank_and_size()
@@ -213,7 +213,7 @@ def _ph_worker(instance, decompose: str, time_limit, mip_gap, threads) -> bool:
         raise _fail(EXIT_INVALID, f"--decompose ph: market.scenarios: {error}") from None
     if rank == 0:
         return False
-    from optimizer.solve import SolveSettings
+    from capalloc.optimizer.solving.solve import SolveSettings
 
     ph.run_ph(instance, SolveSettings.from_instance(instance, time_limit=time_limit, mip_gap=mip_gap,
                                                     threads=threads))
@@ -229,9 +229,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare two plans; exit 1 when they differ beyond the tolerances."""
-    from optimizer.compare import compare_plans
-    from optimizer.plan_io import PlanDirError, read_plan
-    from optimizer.report import print_comparison
+    from capalloc.optimizer.checks.compare import compare_plans
+    from capalloc.optimizer.outputs.plan_io import PlanDirError, read_plan
+    from capalloc.optimizer.outputs.report import print_comparison
 
     try:
         a, b = read_plan(plan_a), read_plan(plan_b)
@@ -255,9 +255,9 @@ def regress(
     ] = None,
 ) -> None:
     """Solve every instance in a folder and hold each plan to its golden plan."""
-    from optimizer.output_dir import OutputDirError
-    from optimizer.regress import regress as run_regress
-    from optimizer.solve import InfeasibleError, NoPlanError
+    from capalloc.optimizer.checks.regress import regress as run_regress
+    from capalloc.optimizer.outputs.output_dir import OutputDirError
+    from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError
 
     if not instance_dir.is_dir():
         raise _fail(EXIT_INVALID, f"{instance_dir}: not a folder of instance files")
@@ -297,10 +297,10 @@ def audit(
     from rich.table import Table
     from rich.text import Text
 
-    from models.loader import instance_fingerprint
-    from optimizer.audit import audit_plan
-    from optimizer.pipeline import AUDIT_REL_TOL
-    from optimizer.plan_io import PlanDirError, read_plan
+    from capalloc.models.loader import instance_fingerprint
+    from capalloc.optimizer.checks.audit import audit_plan
+    from capalloc.optimizer.outputs.plan_io import PlanDirError, read_plan
+    from capalloc.optimizer.pipeline import AUDIT_REL_TOL
 
     if instance_file is None:
         raise _fail(EXIT_INVALID, "--instance: required; give the instance file the plan was solved from")
@@ -353,10 +353,10 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Solve every point of a sensitivity sweep (grid, oat, lhs, random); write results and charts."""
-    from optimizer.output_dir import OutputDirError
-    from optimizer.sweep.charts import print_summary
-    from optimizer.sweep.runner import SweepAborted, run_sweep
-    from optimizer.sweep.store import ResultStore
+    from capalloc.optimizer.outputs.output_dir import OutputDirError
+    from capalloc.optimizer.sweep.charts import print_summary
+    from capalloc.optimizer.sweep.runner import SweepAborted, run_sweep
+    from capalloc.optimizer.sweep.store import ResultStore
 
     if workers < 1:
         raise _fail(EXIT_INVALID, "--workers: must be >= 1")
@@ -375,7 +375,7 @@ def sweep(
         raise _interrupted(f"interrupted: {finished} of {run.total} point(s) finished and kept in "
                            f"{out}; rerun with --resume to continue")
     if not quiet:
-        from models.loader import load_instance as _load
+        from capalloc.models.loader import load_instance as _load
 
         store = ResultStore(out)
         base = _load(Path(store.manifest()["base_instance"]))
@@ -405,8 +405,8 @@ def breakeven(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Find by bisection the parameter value at which a decision of the optimal plan flips."""
-    from optimizer.report import usd
-    from optimizer.sweep.breakeven import find_breakeven
+    from capalloc.optimizer.outputs.report import usd
+    from capalloc.optimizer.sweep.breakeven import find_breakeven
 
     def show(step) -> None:
         if not as_json:
@@ -437,8 +437,12 @@ def scenarios(
     plot: Annotated[bool, typer.Option("--plot", help="Also write OUT.fan.png (BTC paths).")] = False,
 ) -> None:
     """Sample a seeded scenario tree (BTC and hashrate GBMs, lead-time slips) into a new instance."""
-    from models.scenario_spec import ScenarioSpecError
-    from optimizer.scenario_files import ScenarioOutputError, summary_lines, write_scenarios
+    from capalloc.models.scenario_spec import ScenarioSpecError
+    from capalloc.optimizer.scenarios.scenario_files import (
+        ScenarioOutputError,
+        summary_lines,
+        write_scenarios,
+    )
 
     try:
         written = write_scenarios(instance_file, spec, out, plot)
@@ -466,11 +470,11 @@ def evaluate(
         other = load_instance(instance_file)
     except InstanceError as error:
         raise _instance_problems(error) from None
-    from optimizer.evaluate import EvaluateError, claim_evaluation_dir, evaluation_files
-    from optimizer.evaluate import evaluate as run_evaluation
-    from optimizer.output_dir import OutputDirError
-    from optimizer.plan_io import PlanDirError, open_plan_dir
-    from optimizer.solve import InfeasibleError, NoPlanError
+    from capalloc.optimizer.analysis.evaluate import EvaluateError, claim_evaluation_dir, evaluation_files
+    from capalloc.optimizer.analysis.evaluate import evaluate as run_evaluation
+    from capalloc.optimizer.outputs.output_dir import OutputDirError
+    from capalloc.optimizer.outputs.plan_io import PlanDirError, open_plan_dir
+    from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError
 
     try:
         opened = open_plan_dir(plan_dir)
@@ -521,8 +525,8 @@ def report(
         "default: into FOLDER itself.")] = None,
 ) -> None:
     """Write report.html (charts and tables, opens offline) and a workbook (plan.xlsx or sweep.xlsx)."""
-    from optimizer.output_dir import InterruptedAfterWrite, OutputBusyError, OutputDirError
-    from optimizer.report_files import ReportInputError, write_report
+    from capalloc.optimizer.outputs.output_dir import InterruptedAfterWrite, OutputBusyError, OutputDirError
+    from capalloc.optimizer.outputs.report_files import ReportInputError, write_report
 
     try:
         written = write_report(folder, out)
@@ -552,14 +556,14 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print explain.json instead of tables.")] = False,
 ) -> None:
     """Shadow prices of a plan (its integer decisions held) and what-ifs per phase; writes explain.json."""
-    from optimizer.plan_io import PlanDirError, open_plan_dir
+    from capalloc.optimizer.outputs.plan_io import PlanDirError, open_plan_dir
 
     if time_limit is not None and not 0 < time_limit < float("inf"):
         raise _fail(EXIT_INVALID, "--time-limit: must be a finite number > 0 seconds")
     if mip_gap is not None and not 0 <= mip_gap <= 1:
         raise _fail(EXIT_INVALID, "--mip-gap: must be between 0 and 1 (0.001 = 0.1 %)")
-    from optimizer.output_dir import OutputDirError
-    from optimizer.plan_io import check_plan_dir
+    from capalloc.optimizer.outputs.output_dir import OutputDirError
+    from capalloc.optimizer.outputs.plan_io import check_plan_dir
 
     try:
         opened = open_plan_dir(plan_dir)
@@ -568,9 +572,9 @@ def explain(
         raise _fail(EXIT_INVALID, str(error)) from None
     except OutputDirError as error:
         raise _fail(EXIT_INVALID, str(error)) from None
-    from optimizer.explain.report import explain_plan, write_explain
-    from optimizer.explain.tables import print_explain
-    from optimizer.solve import SolveSettings
+    from capalloc.optimizer.analysis.report import explain_plan, write_explain
+    from capalloc.optimizer.analysis.tables import print_explain
+    from capalloc.optimizer.solving.solve import SolveSettings
 
     settings = SolveSettings.from_instance(opened.instance, time_limit=time_limit, mip_gap=mip_gap)
     try:
@@ -624,12 +628,12 @@ def alternatives(
         instance = load_instance(file)
     except InstanceError as error:
         raise _instance_problems(error) from None
-    from models.loader import instance_fingerprint
-    from optimizer.explain.alternatives import solve_alternatives
-    from optimizer.explain.tables import print_alternatives
-    from optimizer.output_dir import OutputDirError
-    from optimizer.pipeline import AuditDisagreement
-    from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
+    from capalloc.models.loader import instance_fingerprint
+    from capalloc.optimizer.analysis.alternatives import solve_alternatives
+    from capalloc.optimizer.analysis.tables import print_alternatives
+    from capalloc.optimizer.outputs.output_dir import OutputDirError
+    from capalloc.optimizer.pipeline import AuditDisagreement
+    from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError, SolveSettings
 
     out_dir = out if out is not None else Path("plans") / f"{instance.name}-alternatives"
     settings = SolveSettings.from_instance(instance, time_limit=time_limit, mip_gap=mip_gap)

@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.instance import Instance
-from models.loader import instance_fingerprint, load_instance
-from optimizer.extract import PlanResult, extract_plan
-from optimizer.formulation import build_model
-from optimizer.solve import (
+from capalloc.models.instance import Instance
+from capalloc.models.loader import instance_fingerprint, load_instance
+from capalloc.optimizer.checks.audit import AUDIT_REL_TOL
+from capalloc.optimizer.formulation import build_model
+from capalloc.optimizer.outputs.extract import PlanResult, extract_plan
+from capalloc.optimizer.solving.solve import (
     InfeasibleError,
     NoPlanError,
     ProgressCallback,
@@ -19,8 +20,6 @@ from optimizer.solve import (
     explain_infeasibility,
     run_highs,
 )
-
-AUDIT_REL_TOL = 1e-6
 
 
 @dataclass
@@ -59,10 +58,10 @@ def solve_instance(
     """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan.
     A scenario tree (branching months, lead times by scenario, a risk term) goes through its
     extensive form (optimizer.scenario_tree)."""
-    from optimizer.scenario_tree.split import needs_extensive_form
+    from capalloc.optimizer.scenario_tree.split import needs_extensive_form
 
     if needs_extensive_form(instance):
-        from optimizer.scenario_tree.solve import solve_tree_instance
+        from capalloc.optimizer.scenario_tree.solve import solve_tree_instance
 
         return solve_tree_instance(instance, instance_sha256=instance_sha256, settings=settings,
                                    progress=progress, write_model=write_model, audit=audit,
@@ -86,7 +85,7 @@ def solve_instance(
     result = extract_plan(run, instance_sha256)
     timings["extract"] = time.perf_counter() - started
     if audit:
-        from optimizer.audit import audit_plan
+        from capalloc.optimizer.checks.audit import audit_plan
 
         started = time.perf_counter()
         report = audit_plan(instance, result.plan)
@@ -112,11 +111,11 @@ def solve_file(
     """The whole pipeline for one instance file; writes the plan directory if ``out_dir``.
     ``instance``: the file already validated by the caller (not read a second time).
 
-    ``out_dir`` is claimed before the solve (optimizer.output_dir: OutputDirError when it may
+    ``out_dir`` is claimed before the solve (optimizer.outputs.output_dir: OutputDirError when it may
     not be written, ``force`` to replace a plan directory without capalloc's marker) and is
     left as it was unless a plan is written. Ctrl-C during HiGHS with a plan: the plan is
     written marked ``interrupted``, then PlanInterrupted; without one: KeyboardInterrupt."""
-    from optimizer.plan_io import claim_plan_dir, write_plan_dir
+    from capalloc.optimizer.outputs.plan_io import claim_plan_dir, write_plan_dir
 
     timings: dict[str, float] = {}
     started = time.perf_counter()

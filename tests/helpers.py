@@ -137,8 +137,8 @@ def make_phase(**overrides: Any) -> dict[str, Any]:
 
 def solve_dict(data: dict[str, Any]):
     """Validate and solve an instance dict with HiGHS (no audit); returns the SolveOutcome."""
-    from models import validate_instance_data
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.pipeline import solve_instance
 
     instance = validate_instance_data(data)
     return solve_instance(instance, audit=False)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from optimizer.cli import app
-from optimizer.sweep.runner import run_sweep
+from capalloc.optimizer.cli import app
+from capalloc.optimizer.sweep.runner import run_sweep
 from tests.conftest import INSTANCES
 
 TINY = INSTANCES / "tiny.yaml"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from models import Instance, load_instance, validate_instance_data
-from models.plan import MiningDecision, Plan
-from optimizer.audit import AuditReport, Violation, audit_plan
-from optimizer.pipeline import solve_file, solve_instance
+from capalloc.models import Instance, load_instance, validate_instance_data
+from capalloc.models.plan import MiningDecision, Plan
+from capalloc.optimizer.checks.audit import AuditReport, Violation, audit_plan
+from capalloc.optimizer.pipeline import solve_file, solve_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
@@ -391,10 +391,11 @@ def test_verdict_caps_messages_and_fails_on_npv(tiny: tuple[Instance, Plan]) -> 
 def test_audit_shares_no_model_code_with_the_formulation() -> None:
     import ast
 
-    forbidden = ("optimizer.formulation", "optimizer.solve", "optimizer.extract", "optimizer.pipeline",
+    forbidden = ("capalloc.optimizer.formulation", "capalloc.optimizer.solving.solve",
+                 "capalloc.optimizer.outputs.extract", "capalloc.optimizer.pipeline",
                  "pyomo")
     for name in ("audit.py", "audit_rules.py"):
-        tree = ast.parse((ROOT / "optimizer" / name).read_text())
+        tree = ast.parse((ROOT / "optimizer" / "checks" / name).read_text())
         imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names]
         imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
@@ -404,7 +405,7 @@ def test_audit_shares_no_model_code_with_the_formulation() -> None:
 def test_cli_audit(tiny: tuple[Instance, Plan], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     _, plan = tiny
     good, bad = tmp_path / "good", tmp_path / "bad"

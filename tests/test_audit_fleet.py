@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from models import validate_instance_data
-from optimizer.audit import audit_plan
-from optimizer.pipeline import solve_instance
+from capalloc.models import validate_instance_data
+from capalloc.optimizer.checks.audit import audit_plan
+from capalloc.optimizer.pipeline import solve_instance
 from tests.helpers import make_instance
 
 START = "2027-01"

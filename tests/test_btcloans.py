@@ -37,8 +37,8 @@ def signing_index(plan) -> int | None:
 
 
 def solve_audited(data, base_dir: Path | None = None):
-    from models import validate_instance_data
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(validate_instance_data(data, base_dir=base_dir))
     assert outcome.result.plan.audit.passed, outcome.result.plan.audit.messages
@@ -115,11 +115,11 @@ def test_debt_rows_of_the_btc_loan_show_the_margin_call(tmp_path):
     """debt_monthly.csv rows (issue 14 item 9): the margin call of month 3 is $1M of principal,
     interest is 0.5 % of the opening balance, LTV used 5M / (100 x 100,000) = 50 % and
     4M / (100 x 80,000) = 50 %."""
-    from models import validate_instance_data
-    from optimizer.extract_notes import DEBT_COLUMNS
-    from optimizer.formulation.builder import build_model
-    from optimizer.formulation.financing.btc_loans import btc_loan_debt_rows
-    from optimizer.solve import SolveSettings, run_highs
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation.builder import build_model
+    from capalloc.optimizer.formulation.financing.btc_loans import btc_loan_debt_rows
+    from capalloc.optimizer.outputs.extract_notes import DEBT_COLUMNS
+    from capalloc.optimizer.solving.solve import SolveSettings, run_highs
 
     instance = validate_instance_data(margin_call_instance(tmp_path, 100.0, 10e6), base_dir=tmp_path)
     built = build_model(instance)
@@ -138,8 +138,8 @@ def test_audit_catches_a_broken_margin_call_and_a_sold_pledge(tmp_path):
     BTC at $80,000 breaks the LTV by $1M; selling BTC below the pledge breaks 'pledged BTC
     cannot be sold' (the locked stack is made sellable here so that only the pledge rule
     speaks)."""
-    from models import validate_instance_data
-    from optimizer.audit import audit_plan
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.checks.audit import audit_plan
 
     data = margin_call_instance(tmp_path, btc_held=100.0, limit_usd=10e6)
     plan = solve_audited(data, tmp_path).result.plan
@@ -188,7 +188,7 @@ def test_capitalized_interest_balance_at_rent_start_is_the_compounded_draws():
     $15M). Interest capitalized: 0.5 % of the opening balances 0, 3.75M, 7,518,750 (2 x 3.75M
     + 18,750) and 11,306,343.75 (+ 37,593.75 + 3.75M). The level payment over 12 months is
     that balance's annuity."""
-    from optimizer.economics import phase_schedule
+    from capalloc.optimizer.economics import phase_schedule
 
     schedule = phase_schedule(
         critical_it_mw=10.0, capex_usd_per_mw_it=2e6, capex_shares=[0.25] * 4, lead_time_months=4,
@@ -288,7 +288,7 @@ def test_renewal_rent_inside_the_horizon_is_cash():
 def test_renewal_rent_is_a_share_of_the_last_escalated_rent():
     """A 24-month term with a 3 % escalator: the last rent is 1.5M x 1.03 = $1.545M; renewal
     at 50 % with probability 1: $772,500 a month, opex at the renewal's probability."""
-    from optimizer.economics import Renewal, phase_schedule
+    from capalloc.optimizer.economics import Renewal, phase_schedule
 
     schedule = phase_schedule(
         critical_it_mw=10.0, capex_usd_per_mw_it=0.0, capex_shares=[1.0], lead_time_months=1,
@@ -374,11 +374,11 @@ def test_debt_rows_of_project_debt_show_interest_capitalized_until_rent_start():
     the equity share at hand; T = 8, L = 4): draws of $3.75M in months 0-3, interest accrued
     (capitalized) 0, 18,750, 37,593.75, 56,531.72 as in the closed-form test, the balance at
     rent start 3.75M x (1.005^4 - 1) / 0.005, then the annuity's interest and principal."""
-    from models import validate_instance_data
-    from optimizer.extract import _signing_month
-    from optimizer.extract_notes import debt_table
-    from optimizer.formulation.builder import build_model
-    from optimizer.solve import SolveSettings, run_highs
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation.builder import build_model
+    from capalloc.optimizer.outputs.extract import _signing_month
+    from capalloc.optimizer.outputs.extract_notes import debt_table
+    from capalloc.optimizer.solving.solve import SolveSettings, run_highs
 
     phase = make_phase(capex_usd_per_mw_it=2e6, lead_time_months=4, earliest_signing_month=START)
     data = make_instance(
@@ -450,7 +450,7 @@ def test_debt_monthly_csv_holds_the_btc_loan_rows_of_plan_json(tmp_path):
     pledged), and project debt rows only where a phase is financed (none here)."""
     import pandas as pd
 
-    from optimizer.plan_io import read_plan, write_plan_dir
+    from capalloc.optimizer.outputs.plan_io import read_plan, write_plan_dir
 
     outcome = solve_audited(margin_call_instance(tmp_path, btc_held=100.0, limit_usd=10e6), tmp_path)
     target = write_plan_dir(outcome.result, tmp_path / "plan", {})

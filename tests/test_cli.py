@@ -260,8 +260,8 @@ def test_csv_series_is_read_relative_to_the_instance_file(tmp_path):
     assert solved.returncode == 0, solved.stderr
     assert all((out / file).is_file() for file in PLAN_FILES)
 
-    from models import load_instance
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import load_instance
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(load_instance(instance), audit=False)
     sites = outcome.result.sites_monthly
@@ -279,10 +279,10 @@ def test_highs_options_are_added_to_the_tuned_defaults(tmp_path, monkeypatch):
     import highspy
     from typer.testing import CliRunner
 
-    from models import validate_instance_data
-    from models.instance import DEFAULT_HIGHS_OPTIONS
-    from optimizer.cli import app
-    from optimizer.solve import SolveSettings
+    from capalloc.models import validate_instance_data
+    from capalloc.models.instance import DEFAULT_HIGHS_OPTIONS
+    from capalloc.optimizer.cli import app
+    from capalloc.optimizer.solving.solve import SolveSettings
 
     data = make_instance(phases=[make_phase()])
     data["solver"]["highs_options"] = {"mip_detect_symmetry": False, "mip_allow_restart": True}

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models import load_instance, validate_instance_data
-from models.loader import InstanceError, read_instance_data
-from optimizer.audit import audit_plan
-from optimizer.testing import solve_for_test
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.models.loader import InstanceError, read_instance_data
+from capalloc.optimizer.checks.audit import audit_plan
+from capalloc.optimizer.checks.testing import solve_for_test
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
@@ -125,7 +125,7 @@ def problems_of_file(data: dict, folder: Path) -> list[str]:
 def test_the_cli_refuses_an_unknown_phase_with_exit_2_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     data = yaml.safe_load(TINY.read_text())
     data["commitments"] = {"signings": [{"site": "alpha", "phase": "nope", "never": True}]}
@@ -227,9 +227,9 @@ def test_a_pyomo_fixed_signing_variable_solves_and_holds():
     one reached through a commitment of the same meaning (bounds, not fix())."""
     import pyomo.core as pyo
 
-    from optimizer.extract import extract_plan
-    from optimizer.formulation import build_model
-    from optimizer.solve import SolveSettings, run_highs
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.outputs.extract import extract_plan
+    from capalloc.optimizer.solving.solve import SolveSettings, run_highs
 
     instance = load_instance(TINY)
     settings = SolveSettings.from_instance(instance, mip_gap=0.0)

@@ -50,8 +50,8 @@ def headroom(ebitda: list[float], t: int) -> float:
 
 
 def solve(data):
-    from models import validate_instance_data
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(validate_instance_data(data))
     assert outcome.result.plan.audit.passed, outcome.result.plan.audit.messages
@@ -95,8 +95,8 @@ def test_the_covenant_delays_a_retrofit_to_the_first_month_its_construction_gap_
 def test_the_audit_reports_a_plan_that_breaks_the_covenant():
     """The plan solved without the covenant (signed in month 0) audited against the instance
     with it: months 0-5 have no mining and no rent, so the covenant fails from month 0."""
-    from models import validate_instance_data
-    from optimizer.audit import audit_plan
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.checks.audit import audit_plan
 
     free = solve(instance(covenant=False)).result.plan
     report = audit_plan(validate_instance_data(instance(covenant=True)), free)
@@ -111,7 +111,7 @@ def test_a_covenant_no_plan_can_meet_exits_3_naming_it(tmp_path):
     import yaml
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     data = make_instance(start=START, horizon=12, finance={
         "existing_debts": [{"id": "notes", "principal_usd": 8e6, "coupon_pct_per_year": 12.0,

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from optimizer.economics import (
+from capalloc.optimizer.economics import (
     annuity_payment,
     btc_mined_per_mw,
     btc_per_th_day,
@@ -243,7 +243,7 @@ def test_existing_debt_bullet_at_maturity():
 
 
 def test_discount_factor_convention():
-    from optimizer.calendar import Calendar
+    from capalloc.optimizer.calendar import Calendar
 
     cal = Calendar("2027-01", 14, 10.0)
     # month t is paid at its end: (1.10)^-((t+1)/12); month 11 (December) is exactly one year
@@ -256,7 +256,7 @@ def test_discount_factor_convention():
 
 
 def test_signing_count_cover_counts_the_smallest_phases_first():
-    from optimizer.formulation.ai_phases import max_signings_within
+    from capalloc.optimizer.formulation.ai_phases import max_signings_within
 
     # 110 + 110 = 220 <= 300, but 110 + 110 + 120 = 340 > 300: at most two signings a year.
     assert max_signings_within([110.0, 110.0, 120.0, 125.0], 300.0) == 2

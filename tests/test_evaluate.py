@@ -12,12 +12,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import load_instance, validate_instance_data
-from models.loader import read_instance_data
-from models.plan import Plan
-from optimizer.cli import app
-from optimizer.evaluate import EvaluateError, evaluate, plan_commitments
-from optimizer.testing import solve_for_test
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.models.loader import read_instance_data
+from capalloc.models.plan import Plan
+from capalloc.optimizer.analysis.evaluate import EvaluateError, evaluate, plan_commitments
+from capalloc.optimizer.checks.testing import solve_for_test
+from capalloc.optimizer.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 

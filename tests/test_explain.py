@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models import validate_instance_data
-from optimizer.cli import app
-from optimizer.explain.report import explain_plan
-from optimizer.plan_io import PlanDir
-from optimizer.sweep.breakeven import BreakevenError, find_breakeven
+from capalloc.models import validate_instance_data
+from capalloc.optimizer.analysis.report import explain_plan
+from capalloc.optimizer.cli import app
+from capalloc.optimizer.outputs.plan_io import PlanDir
+from capalloc.optimizer.sweep.breakeven import BreakevenError, find_breakeven
 from tests.conftest import INSTANCES
 from tests.helpers import make_instance, make_phase, solve_dict
 
@@ -249,8 +249,8 @@ def alternatives_dir(tmp_path_factory) -> Path:
 
 
 def test_alternatives_are_within_the_slack_by_the_audit_and_pairwise_different(alternatives_dir):
-    from optimizer.audit import audit_plan
-    from optimizer.plan_io import open_plan_dir
+    from capalloc.optimizer.checks.audit import audit_plan
+    from capalloc.optimizer.outputs.plan_io import open_plan_dir
 
     table = json.loads((alternatives_dir / "alternatives.json").read_text())
     names = [row["name"] for row in table["plans"]]

@@ -1,4 +1,4 @@
-"""The first plan (optimizer.first_plan) handed to HiGHS as a MIP start.
+"""The first plan (optimizer.solving.first_plan) handed to HiGHS as a MIP start.
 
 Its promises: the plan is feasible for the MIP (checked here row by row against the model
 HiGHS holds, not by asking the heuristic), it is worth no more than the proven optimum, it
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from benchmarks.generate import TIGHT_CAP, Size, generate_instance
-from models import load_instance, validate_instance_data
-from optimizer.first_plan import find_first_plan
-from optimizer.formulation import build_model
-from optimizer.solve import HighsSession, SolveSettings, starting_plan
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.optimizer.formulation import build_model
+from capalloc.optimizer.solving.first_plan import find_first_plan
+from capalloc.optimizer.solving.solve import HighsSession, SolveSettings, starting_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def test_a_dive_cut_short_signs_what_it_fixed_and_leaves_the_rest_unsigned(small
 
 
 def test_no_first_plan_falls_back_to_the_do_nothing_plan(small_generated, monkeypatch) -> None:
-    from optimizer.first_plan import Diver
+    from capalloc.optimizer.solving.first_plan import Diver
 
     session = session_of(small_generated)
     monkeypatch.setattr(Diver, "dive", lambda self, plan: None)  # as when the LP is infeasible
@@ -146,7 +146,7 @@ def test_no_first_plan_falls_back_to_the_do_nothing_plan(small_generated, monkey
 
 
 def test_the_first_plan_keeps_halves_unless_highs_could_not_reach_its_root() -> None:
-    from optimizer.solve import first_plan_share, remaining_time
+    from capalloc.optimizer.solving.solve import first_plan_share, remaining_time
 
     # 60 s limit, relaxation solved in 10 s: HiGHS would need ~3.5 x 10 = 35 s for its
     # presolve and root LP, more than the 30 s half it gets, so the search may use 90 % (54 s).

@@ -46,8 +46,8 @@ def margin_per_mw_month(days: int, efficiency: float, power: float, pue: float =
 
 
 def solve_audited(data):
-    from models import validate_instance_data
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(validate_instance_data(data))
     assert outcome.result.plan.audit.passed, outcome.result.plan.audit.messages

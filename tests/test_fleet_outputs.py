@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from models import validate_instance_data
-from optimizer.pipeline import solve_instance
+from capalloc.models import validate_instance_data
+from capalloc.optimizer.pipeline import solve_instance
 from tests.helpers import make_instance
 
 START = "2027-01"
@@ -35,7 +35,7 @@ def cheap_and_dear():
 
 
 def test_fleet_monthly_csv_is_written_with_the_plan(cheap_and_dear, tmp_path):
-    from optimizer.plan_io import PLAN_FILES, write_plan_dir
+    from capalloc.optimizer.outputs.plan_io import PLAN_FILES, write_plan_dir
 
     outcome = cheap_and_dear[0]
     target = write_plan_dir(outcome.result, tmp_path / "plan", {})
@@ -51,7 +51,7 @@ def test_fleet_monthly_csv_is_written_with_the_plan(cheap_and_dear, tmp_path):
 
 
 def test_solve_summary_shows_orders(cheap_and_dear):
-    from optimizer.report import print_summary
+    from capalloc.optimizer.outputs.report import print_summary
 
     buffer = io.StringIO()
     print_summary(Console(file=buffer, width=140), cheap_and_dear[0])
@@ -61,7 +61,7 @@ def test_solve_summary_shows_orders(cheap_and_dear):
 
 
 def test_compare_reports_the_fleet_difference(cheap_and_dear):
-    from optimizer.compare import compare_plans
+    from capalloc.optimizer.checks.compare import compare_plans
 
     a, b = (o.result.plan for o in cheap_and_dear)
     comparison = compare_plans(a, b)
@@ -71,8 +71,8 @@ def test_compare_reports_the_fleet_difference(cheap_and_dear):
 
 
 def test_sweep_paths_reach_the_new_fields_and_rows_carry_fleet_metrics(cheap_and_dear):
-    from optimizer.sweep.paths import apply_level, resolve
-    from optimizer.sweep.worker import row_from_plan
+    from capalloc.optimizer.sweep.paths import apply_level, resolve
+    from capalloc.optimizer.sweep.worker import row_from_plan
 
     instance = validate_instance_data(_data(1.0))
     data = instance.model_dump(mode="python")

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from optimizer.cli import app
+from capalloc.optimizer.cli import app
 from tests.conftest import INSTANCES
 
 TINY = yaml.safe_load((INSTANCES / "tiny.yaml").read_text())

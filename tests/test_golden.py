@@ -2,7 +2,7 @@
 `capalloc regress instances --golden tests/golden --update` and audited when written).
 
 A change to the model or the data that moves an optimal plan fails here; a change that only
-picks another equally good plan passes (policy: optimizer.testing)."""
+picks another equally good plan passes (policy: optimizer.checks.testing)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models import load_instance
-from optimizer.testing import assert_plan_matches, solve_for_test
+from capalloc.models import load_instance
+from capalloc.optimizer.checks.testing import assert_plan_matches, solve_for_test
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from benchmarks.generate import TIGHT_CAP, Size, generate_instance
-from models import load_instance, validate_instance_data
-from optimizer.formulation import build_model
-from optimizer.handoff import DirectHandoff, PersistentHandoff
-from optimizer.solve import SolveSettings
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.optimizer.formulation import build_model
+from capalloc.optimizer.solving.handoff import DirectHandoff, PersistentHandoff
+from capalloc.optimizer.solving.solve import SolveSettings
 
 
 def columnwise(highs) -> dict[str, np.ndarray]:
@@ -83,7 +83,7 @@ def test_progress_reports_come_from_highs_search_on_the_direct_hand_off():
     """The progress display is fed by HiGHS's MIP callback on the HiGHS that searches: each
     report's incumbent (a maximization) never exceeds its bound, incumbents only rise and
     bounds only fall, and none is better than the plan the run ends with."""
-    from optimizer.solve import run_highs
+    from capalloc.optimizer.solving.solve import run_highs
 
     instance = load_instance("instances/cleanspark_2026_fixed_fleet.yaml")
     reports = []

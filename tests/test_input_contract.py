@@ -14,10 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
-from models.reading import MAX_CSV_BYTES, MAX_DEPTH, MAX_INSTANCE_BYTES, ReadError, parse_yaml, printable
-from models.sweep import SweepSpecError, load_sweep_spec
-from optimizer.sweep.expand import expand_file
+from capalloc.models.loader import InstanceError, Problem, instance_fingerprint, load_instance
+from capalloc.models.reading import (
+    MAX_CSV_BYTES,
+    MAX_DEPTH,
+    MAX_INSTANCE_BYTES,
+    ReadError,
+    parse_yaml,
+    printable,
+)
+from capalloc.models.sweep import SweepSpecError, load_sweep_spec
+from capalloc.optimizer.sweep.expand import expand_file
 from tests.test_cli import (
     flat,
     horizon_months,

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import validate_instance_data
-from models.loader import InstanceError
-from optimizer.cli import app
+from capalloc.models import validate_instance_data
+from capalloc.models.loader import InstanceError
+from capalloc.optimizer.cli import app
 from tests.conftest import INSTANCES
 
 TINY = yaml.safe_load((INSTANCES / "tiny.yaml").read_text())
@@ -253,7 +253,7 @@ def test_csv_rows_outside_the_horizon_are_not_range_checked(tmp_path):
     write_csv(tmp_path, rows)
     data = put(tiny(), "market.btc_price_usd", {"csv": "prices.csv", "column": "btc"})
     (tmp_path / "inst.yaml").write_text(yaml.safe_dump(data))
-    from models import load_instance
+    from capalloc.models import load_instance
 
     load_instance(tmp_path / "inst.yaml")
 
@@ -266,7 +266,7 @@ def test_whole_number_fields_are_bounded():
 
 
 def test_the_ranges_are_in_the_schema_and_the_descriptions():
-    from models.instance import Instance
+    from capalloc.models.instance import Instance
 
     defs = Instance.model_json_schema()["$defs"]
     price = defs["MarketScenario"]["properties"]["btc_price_usd"]
@@ -300,7 +300,7 @@ def test_cli_time_limit_and_gap_must_be_finite(tmp_path, option, value):
     ("--time-limit", "nan"), ("--time-limit", "inf"), ("--mip-gap", "nan"), ("--mip-gap", "inf"),
 ])
 def test_breakeven_time_limit_and_gap_must_be_finite(monkeypatch, option, value):
-    from optimizer.sweep import worker
+    from capalloc.optimizer.sweep import worker
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a solve started")
@@ -431,7 +431,7 @@ def test_every_allowed_option_is_accepted_by_highs_at_both_ends():
     list admits (both ends of a range, each choice) are values HiGHS takes."""
     import highspy
 
-    from models.highs_options import ALLOWED_HIGHS_OPTIONS, normalized_options
+    from capalloc.models.highs_options import ALLOWED_HIGHS_OPTIONS, normalized_options
 
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)

@@ -1,4 +1,4 @@
-"""Signings forced by the first plan (optimizer.narrowing): by when every better plan signs.
+"""Signings forced by the first plan (optimizer.solving.narrowing): by when every better plan signs.
 
 Its promises, each checked here without asking the code under test: no plan worth at least
 the first plan is cut away (by brute force over every plan of two-phase instances, and
@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from benchmarks.generate import TIGHT_CAP, Size, generate_instance
-from models import load_instance, validate_instance_data
-from optimizer.formulation import build_model
-from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.narrowing import CUTOFF_TOLERANCE, RESOLUTION_MONTHS
-from optimizer.solve import HighsSession, SolveSettings, Start, starting_plan
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.optimizer.formulation import build_model
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
+from capalloc.optimizer.solving.narrowing import CUTOFF_TOLERANCE, RESOLUTION_MONTHS
+from capalloc.optimizer.solving.solve import HighsSession, SolveSettings, Start, starting_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

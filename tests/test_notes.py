@@ -12,15 +12,15 @@ import copy
 
 import pytest
 
-from models import InstanceError, validate_instance_data
-from optimizer.solve import InfeasibleError
+from capalloc.models import InstanceError, validate_instance_data
+from capalloc.optimizer.solving.solve import InfeasibleError
 from tests.helpers import best_distribution_npv, discount_factors, make_instance, month_days, month_label
 
 START = "2027-01"
 
 
 def solve_audited(data):
-    from optimizer.pipeline import solve_instance
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(validate_instance_data(data))
     plan = outcome.result.plan
@@ -115,7 +115,7 @@ def test_bullet_note_fee_coupons_and_repayment_by_hand():
 
 
 def test_without_the_program_the_shortfall_is_infeasible():
-    from optimizer.pipeline import solve_instance
+    from capalloc.optimizer.pipeline import solve_instance
 
     data = bridged(notes_programs=[])
     with pytest.raises(InfeasibleError) as error:
@@ -166,7 +166,7 @@ def test_equity_costs_one_plus_discount_at_the_issue_month():
 
 
 def test_equity_is_off_by_default_so_the_shortfall_is_infeasible():
-    from optimizer.pipeline import solve_instance
+    from capalloc.optimizer.pipeline import solve_instance
 
     data = cash_only(6, 10.0, {
         "starting_cash_usd": 100e6,
@@ -318,7 +318,7 @@ def test_bad_notes_input_exits_2_from_the_cli(tmp_path, path, value, field):
 
 
 def test_audit_checks_the_notes_rules_from_the_decisions_alone():
-    from optimizer.audit import audit_plan
+    from capalloc.optimizer.checks.audit import audit_plan
 
     outcome = solve_audited(bridged())
     instance = validate_instance_data(bridged())
@@ -357,7 +357,12 @@ def test_audit_checks_the_notes_rules_from_the_decisions_alone():
 
 
 def test_note_schedule_by_hand():
-    from optimizer.economics_finance import conversion_value_usd, converts, equity_cost_factor, note_schedule
+    from capalloc.optimizer.economics_finance import (
+        conversion_value_usd,
+        converts,
+        equity_cost_factor,
+        note_schedule,
+    )
 
     # $1,200 at 10 %/yr, 2 % fee, issued at the end of month 1 with a 3-month tenor, 6 months:
     # fee 24 in month 1; coupons 1,200 x 10 % / 12 = 10 in months 2, 3, 4; repaid in month 4;
@@ -380,12 +385,12 @@ def test_note_schedule_by_hand():
 def test_debt_table_agrees_with_the_independent_audit_on_every_instrument():
     # two_sites has an existing 0 % note, a revolver and project debt; a notes program is added.
     # Each instrument's rows in debt_monthly.csv must match the audit's own recomputation of
-    # the same lines (optimizer.audit shares no code with optimizer.extract_notes).
+    # the same lines (optimizer.checks.audit shares no code with optimizer.outputs.extract_notes).
     from pathlib import Path
 
     import yaml
 
-    from optimizer.audit import audit_plan
+    from capalloc.optimizer.checks.audit import audit_plan
 
     root = Path(__file__).resolve().parents[1]
     data = yaml.safe_load((root / "instances" / "two_sites.yaml").read_text())

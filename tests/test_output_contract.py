@@ -1,4 +1,4 @@
-"""The output contract (optimizer/output_dir.py, README "Input and output contract"):
+"""The output contract (optimizer/outputs/output_dir.py, README "Input and output contract"):
 capalloc writes only inside the -o folder it was given; it replaces that folder only when it
 is a plan directory capalloc wrote (its .capalloc marker, or --force for one written before
 the marker) holding nothing else; everything else is refused with exit 2 before any solve,
@@ -21,12 +21,19 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import load_instance
-from optimizer.cli import app
-from optimizer.output_dir import JOURNAL, LOCK, MARKER, OutputClaim, OutputDirError, resolve_file
-from optimizer.pipeline import solve_instance
-from optimizer.plan_io import OWNED_FILES, plan_files, read_plan, read_table, write_plan_dir
-from optimizer.solve import SolveSettings
+from capalloc.models import load_instance
+from capalloc.optimizer.cli import app
+from capalloc.optimizer.outputs.output_dir import (
+    JOURNAL,
+    LOCK,
+    MARKER,
+    OutputClaim,
+    OutputDirError,
+    resolve_file,
+)
+from capalloc.optimizer.outputs.plan_io import OWNED_FILES, plan_files, read_plan, read_table, write_plan_dir
+from capalloc.optimizer.pipeline import solve_instance
+from capalloc.optimizer.solving.solve import SolveSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
@@ -59,7 +66,7 @@ def no_solve(monkeypatch):
         calls.append("solve")
         raise AssertionError("solved although the output folder should have been refused first")
 
-    monkeypatch.setattr("optimizer.pipeline.solve_instance", refuse)
+    monkeypatch.setattr("capalloc.optimizer.pipeline.solve_instance", refuse)
     return calls
 
 
@@ -192,7 +199,7 @@ def _drop_root_file_powers() -> None:
 
 def _run_unprivileged(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "capalloc.optimizer.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300,
                           preexec_fn=_drop_root_file_powers if os.geteuid() == 0 else None)
 
@@ -289,7 +296,7 @@ def test_two_solves_racing_never_trace_and_leave_a_whole_plan(tmp_path):
     instance = copy_tiny(tmp_path / "in")
     out = tmp_path / "plan"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "optimizer.cli", "solve", str(instance), "-o", str(out), "-q"]
+    command = [sys.executable, "-m", "capalloc.optimizer.cli", "solve", str(instance), "-o", str(out), "-q"]
     racers = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(r.wait(timeout=300), r.communicate()[1]) for r in racers]
@@ -320,7 +327,7 @@ def two_plans():
 
 KILLER = r"""
 import json, os, shutil, signal, sys
-from optimizer.output_dir import OutputClaim  # light: no pandas, no Pyomo
+from capalloc.optimizer.outputs.output_dir import OutputClaim  # light: no pandas, no Pyomo
 target, files_path, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 files = json.loads(open(files_path).read())
 OWNED_FILES = list(files)
@@ -407,7 +414,7 @@ def write_plan_dir_files(target: Path, files: dict[str, str]) -> None:
 
 RENAME_KILLER = r"""
 import os, pickle, signal, sys
-from optimizer.plan_io import write_plan_dir
+from capalloc.optimizer.outputs.plan_io import write_plan_dir
 target, result_path, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(result_path, "rb") as handle:
     result = pickle.load(handle)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from models import load_instance
-from optimizer.pipeline import solve_instance
-from optimizer.scenario_tree import ph
+from capalloc.models import load_instance
+from capalloc.optimizer.pipeline import solve_instance
+from capalloc.optimizer.scenario_tree import ph
 from tests.helpers import month_label
 from tests.test_tree import START, B, tree_data, tree_optimum, write
 
@@ -97,7 +97,7 @@ def run_cli(*args: str, cwd: Path, blocked: Path | None = None) -> subprocess.Co
         import os
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), *sys.path])}
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "capalloc.optimizer.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

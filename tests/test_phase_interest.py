@@ -7,10 +7,10 @@ import highspy
 import pytest
 
 from benchmarks.generate import Size, generate_instance
-from models import validate_instance_data
-from optimizer.formulation import build_model
-from optimizer.formulation.phase_interest import recursion_steps
-from optimizer.handoff import DirectHandoff
+from capalloc.models import validate_instance_data
+from capalloc.optimizer.formulation import build_model
+from capalloc.optimizer.formulation.phase_interest import recursion_steps
+from capalloc.optimizer.solving.handoff import DirectHandoff
 
 
 def test_an_annuitys_recursion_steps_are_level_over_its_amortization():
@@ -53,7 +53,7 @@ def test_the_recursion_is_the_same_model_with_fewer_nonzeros(monkeypatch):
     """The recursion is a change of variables: the LP relaxation (and so every plan's value)
     is the one of the convolved interest, which put a term for every age a phase's interest
     reached into every month's taxable-income row."""
-    import optimizer.formulation.ai_phases as ai_phases
+    import capalloc.optimizer.formulation.ai_phases as ai_phases
 
     instance = taxed_instance()
     monkeypatch.setattr(ai_phases, "PHASE_INTEREST_RECURSION", True)

@@ -9,9 +9,9 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from optimizer import __version__
-from optimizer.cli import app
-from optimizer.plan_io import PlanDirError, open_plan_dir
+from capalloc.optimizer import __version__
+from capalloc.optimizer.cli import app
+from capalloc.optimizer.outputs.plan_io import PlanDirError, open_plan_dir
 from tests.conftest import INSTANCES
 
 

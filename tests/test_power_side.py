@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from models import validate_instance_data
-from models.loader import InstanceError
+from capalloc.models import validate_instance_data
+from capalloc.models.loader import InstanceError
 from tests.helpers import best_distribution_npv, discount_factors, make_instance, month_days, solve_dict
 from tests.test_fleet import check_cash_identity, solve_audited
 
@@ -265,7 +265,7 @@ def test_pure_functions_of_the_new_economics():
     TH/s-day ($30/PH-day) and breaks even at 90,000 x 144 x 3.125 / (25 x 24 x 50) = 1,350 EH/s;
     $30/PH-day at $90,000/BTC is 30 / 1000 / 90,000 BTC per TH/s-day; $20/TH at 10 J/TH is
     $2M per MW; a credit of $100/MWh at PUE 1.05 over 720 h at 90 % uptime is $68,040 per MW."""
-    from optimizer.economics import (
+    from capalloc.optimizer.economics import (
         breakeven_hashprice_usd_per_ph_day,
         breakeven_hashrate_ehs,
         btc_per_th_day_from_hashprice,

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from models import validate_instance_data
-from models.common import month_ordinal, ordinal_to_month
-from optimizer.audit import audit_plan
-from optimizer.pipeline import solve_instance
-from optimizer.solve import InfeasibleError
+from capalloc.models import validate_instance_data
+from capalloc.models.common import month_ordinal, ordinal_to_month
+from capalloc.optimizer.checks.audit import audit_plan
+from capalloc.optimizer.pipeline import solve_instance
+from capalloc.optimizer.solving.solve import InfeasibleError
 
 MONTHS = [ordinal_to_month(month_ordinal("2026-01") + i) for i in range(30)]
 

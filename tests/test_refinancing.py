@@ -23,7 +23,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from optimizer.cli import app
+from capalloc.optimizer.cli import app
 from tests.conftest import INSTANCES
 
 pytestmark = pytest.mark.slow  # two CleanSpark solves: ~40 s of CPU
@@ -61,7 +61,7 @@ def test_with_the_shipped_options_the_plan_refinances_and_says_how(tmp_path):
     text = " ".join(result.output.split())
     assert "audit passed" in text
     assert "financing used:" in text and ("notes senior_notes" in text or "BTC-backed loan" in text), text
-    from optimizer.plan_io import open_plan_dir
+    from capalloc.optimizer.outputs.plan_io import open_plan_dir
 
     plan = open_plan_dir(tmp_path / "out").plan
     kpi = plan.kpis[0]

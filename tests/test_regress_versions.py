@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.plan_io import read_plan
-from optimizer.regress import regress
+from capalloc.optimizer.checks.regress import regress
+from capalloc.optimizer.outputs.plan_io import read_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("highspy", "pyomo", "pydantic", "pandas", "numpy")
@@ -98,7 +98,7 @@ def test_a_golden_without_version_records_still_reads(golden_setup, tmp_path):
 def test_regress_cli_prints_the_notes_and_exits_0(golden_setup, tmp_path):
     instances, golden = golden_setup
     copy = rewrite_golden(golden, tmp_path, lambda d: d["provenance"].update(pyomo_version="6.9.0"))
-    result = subprocess.run([sys.executable, "-m", "optimizer.cli", "regress", str(instances),
+    result = subprocess.run([sys.executable, "-m", "capalloc.optimizer.cli", "regress", str(instances),
                              "--golden", str(copy)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"note: golden plan made with pyomo 6.9.0, this run with pyomo {version('pyomo')}" in result.stdout

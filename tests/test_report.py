@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer import __version__
-from optimizer.output_dir import OutputClaim
-from optimizer.plan_io import OWNED_FILES, open_plan_dir
-from optimizer.report_charts import lease_gantt, power_use
-from optimizer.report_sweep import heatmap
-from optimizer.report_tables import read_plan_tables
+from capalloc.optimizer import __version__
+from capalloc.optimizer.outputs.output_dir import OutputClaim
+from capalloc.optimizer.outputs.plan_io import OWNED_FILES, open_plan_dir
+from capalloc.optimizer.outputs.report_charts import lease_gantt, power_use
+from capalloc.optimizer.outputs.report_sweep import heatmap
+from capalloc.optimizer.outputs.report_tables import read_plan_tables
 from tests.report_helpers import (  # noqa: F401 (session fixtures)
     TINY,
     csv_rows,

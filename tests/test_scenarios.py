@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from models.instance import Market
-from models.loader import validate_instance_data
+from capalloc.models.instance import Market
+from capalloc.models.loader import validate_instance_data
 from tests.conftest import INSTANCES
 from tests.test_cli import flat, run_cli
 
@@ -87,7 +87,7 @@ def tree_3x3(tmp_path_factory) -> tuple[dict[str, Any], dict[str, list[str]]]:
 # --- the sampler against the closed form --------------------------------------------------------
 
 def test_gbm_helpers_match_hand_figures():
-    from optimizer.scenario_sampling import Gbm
+    from capalloc.optimizer.scenarios.scenario_sampling import Gbm
 
     gbm = Gbm(80000.0, 0.10, 0.50)
     # E[S_12] = 80,000 x e^0.1 = 80,000 x 1.1051709181 = 88,413.67
@@ -98,7 +98,7 @@ def test_gbm_helpers_match_hand_figures():
 
 
 def test_sampled_paths_have_the_closed_form_moments():
-    from optimizer.scenario_sampling import Gbm, sample_log_paths
+    from capalloc.optimizer.scenarios.scenario_sampling import Gbm, sample_log_paths
 
     n = 40000
     log_btc, log_hash = sample_log_paths(3, n, 25, Gbm(S0, MU, SIGMA), Gbm(H0, MU_H, SIGMA_H), RHO)
@@ -120,7 +120,7 @@ def test_sampled_paths_have_the_closed_form_moments():
 
 @pytest.mark.parametrize("rho", [0.5, -0.3, 0.0])
 def test_sampled_log_returns_have_the_input_correlation(rho):
-    from optimizer.scenario_sampling import Gbm, sample_log_paths
+    from capalloc.optimizer.scenarios.scenario_sampling import Gbm, sample_log_paths
 
     n, months = 5000, 13
     log_btc, log_hash = sample_log_paths(5, n, months, Gbm(S0, MU, SIGMA), Gbm(H0, MU_H, SIGMA_H), rho)
@@ -413,8 +413,8 @@ def test_an_instance_reading_csv_files_is_written_beside_them(tmp_path):
 
 
 def test_a_slip_past_60_months_of_lead_time_names_the_field():
-    from models.scenario_spec import ScenarioSpecError, validate_spec_data
-    from optimizer.scenario_gen import generate_tree
+    from capalloc.models.scenario_spec import ScenarioSpecError, validate_spec_data
+    from capalloc.optimizer.scenarios.scenario_gen import generate_tree
 
     data = yaml.safe_load((INSTANCES / "tiny.yaml").read_text())
     data["sites"][0]["ai_phases"][0]["lead_time_months"] = 30
@@ -430,9 +430,9 @@ def test_a_slip_past_60_months_of_lead_time_names_the_field():
 @pytest.mark.parametrize(("spec_name", "count"),
                          [("cleanspark_3x3.yaml", 9), ("cleanspark_3x3_slip.yaml", 18)])
 def test_the_example_specs_branch_cleanspark(spec_name, count):
-    from models.loader import load_instance
-    from models.scenario_spec import load_scenario_spec
-    from optimizer.scenario_gen import generate_tree
+    from capalloc.models.loader import load_instance
+    from capalloc.models.scenario_spec import load_scenario_spec
+    from capalloc.optimizer.scenarios.scenario_gen import generate_tree
 
     spec = load_scenario_spec(INSTANCES / "scenario_specs" / spec_name)
     tree = generate_tree(load_instance(INSTANCES / "cleanspark_2026.yaml"), spec, spec_name)
@@ -443,7 +443,7 @@ def test_the_example_specs_branch_cleanspark(spec_name, count):
 def test_a_json_spec_reads_like_yaml(tmp_path):
     import json
 
-    from models.scenario_spec import load_scenario_spec
+    from capalloc.models.scenario_spec import load_scenario_spec
 
     (tmp_path / "spec.json").write_text(json.dumps({**SPEC, "lead_time_slips": SLIPS}))  # keys "0", "2", "4"
     spec = load_scenario_spec(tmp_path / "spec.json")

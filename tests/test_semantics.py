@@ -687,10 +687,10 @@ def _relaxation_value_usd(data: dict) -> float:
     """The LP relaxation's optimum of an instance's model, integrality dropped (HiGHS)."""
     import numpy as np
 
-    from models import validate_instance_data
-    from optimizer.formulation import build_model
-    from optimizer.formulation.context import USD_PER_MODEL_UNIT
-    from optimizer.handoff import DirectHandoff
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
+    from capalloc.optimizer.solving.handoff import DirectHandoff
 
     handoff = DirectHandoff(build_model(validate_instance_data(data)).model)
     highs = handoff.highs

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.plan_io import read_plan
+from capalloc.optimizer.outputs.plan_io import read_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
@@ -52,7 +52,7 @@ def stage(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGINT)
     return real(*args, **kwargs)
 setattr(owner, name, stage)
-from optimizer.cli import main
+from capalloc.optimizer.cli import main
 sys.argv = ["capalloc", *sys.argv[3:]]
 main()
 """
@@ -73,10 +73,10 @@ def flat(text: object) -> str:
 
 
 @pytest.mark.parametrize("stage", [
-    "optimizer.cli:load_instance",          # reading the instance, before Pyomo is imported
-    "optimizer.pipeline:build_model",       # building the model
-    "optimizer.solve:find_first_plan",      # the LP dive for the first plan
-    "optimizer.pipeline:extract_plan",      # after HiGHS, before anything is written
+    "capalloc.optimizer.cli:load_instance",          # reading the instance, before Pyomo is imported
+    "capalloc.optimizer.pipeline:build_model",       # building the model
+    "capalloc.optimizer.solving.solve:find_first_plan",      # the LP dive for the first plan
+    "capalloc.optimizer.pipeline:extract_plan",      # after HiGHS, before anything is written
 ])
 def test_ctrl_c_before_the_write_exits_130_saying_nothing_was_written(tmp_path, stage):
     """Issue 12: an early Ctrl-C exited 130 silently."""
@@ -85,7 +85,7 @@ def test_ctrl_c_before_the_write_exits_130_saying_nothing_was_written(tmp_path, 
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
     assert last_line(result.stderr).startswith("interrupted"), result.stderr
-    if stage != "optimizer.cli:load_instance":  # the solve had started: it says what it kept
+    if stage != "capalloc.optimizer.cli:load_instance":  # the solve had started: it says what it kept
         assert "noplanwritten" in flat(result.stderr)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -93,7 +93,8 @@ def test_ctrl_c_before_the_write_exits_130_saying_nothing_was_written(tmp_path, 
 
 def test_ctrl_c_while_the_plan_is_committed_finishes_the_write_first(tmp_path):
     out = tmp_path / "plan"
-    result = drive("optimizer.output_dir:roll_forward", 0, "solve", TINY, "-o", out, "-q", cwd=tmp_path)
+    result = drive("capalloc.optimizer.outputs.output_dir:roll_forward", 0, "solve", TINY, "-o", out, "-q",
+                   cwd=tmp_path)
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
     assert last_line(result.stderr).startswith("interrupted")
@@ -107,7 +108,8 @@ def test_ctrl_c_during_highs_stops_it_and_keeps_the_best_plan_marked_interrupted
     first plan. cleanspark at a 0 % gap keeps HiGHS busy for seconds (about 13 s here); the
     signal comes 1 s into HiGHS's run."""
     out = tmp_path / "plan"
-    result = drive("optimizer.handoff:DirectHandoff.solve", 1.0, "solve", CLEANSPARK, "-o", out,
+    result = drive("capalloc.optimizer.solving.handoff:DirectHandoff.solve", 1.0, "solve", CLEANSPARK,
+                   "-o", out,
                    "-q", "--mip-gap", "0", "--time-limit", "300", cwd=tmp_path)
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
@@ -148,7 +150,8 @@ def _running(pid: int) -> bool:
 
 
 def _start_sweep(spec: Path, out: Path, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "optimizer.cli", "sweep", str(spec), "-o", str(out),
+    return subprocess.Popen([sys.executable, "-m", "capalloc.optimizer.cli", "sweep", str(spec),
+                             "-o", str(out),
                              "-q", "--workers", "2"], cwd=cwd, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -196,7 +199,8 @@ def test_ctrl_c_stops_a_sweep_quietly_and_resume_completes_it(tmp_path, moment):
     assert "Traceback" not in err and "leaked" not in err and "Warning" not in err, err
     assert last_line(err).startswith("interrupted") and "--resume" in err
     _wait_for(lambda: not any(_running(p) for p in family), "the workers to end", 60)
-    resumed = subprocess.run([sys.executable, "-m", "optimizer.cli", "sweep", str(spec), "-o", str(out),
+    resumed = subprocess.run([sys.executable, "-m", "capalloc.optimizer.cli", "sweep", str(spec),
+                             "-o", str(out),
                               "-q", "--resume"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr
@@ -241,9 +245,9 @@ def test_an_unexpected_error_prints_one_line_and_saves_the_trace_in_the_temp_fol
     def broken(path):
         raise RuntimeError("the loader broke\non two lines")
 
-    monkeypatch.setattr("optimizer.cli.load_instance", broken)
+    monkeypatch.setattr("capalloc.optimizer.cli.load_instance", broken)
     monkeypatch.setattr(sys, "argv", ["capalloc", "validate", str(TINY)])
-    from optimizer.cli import main
+    from capalloc.optimizer.cli import main
 
     with pytest.raises(SystemExit) as done:
         main()

@@ -12,14 +12,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import validate_instance_data
-from models.sweep import SweepSpecError, validate_sweep_data
-from optimizer.cli import app
-from optimizer.evaluate import plan_commitments
-from optimizer.plan_io import open_plan_dir
-from optimizer.sweep.runner import run_sweep
-from optimizer.sweep.worker import TIMING_COLUMNS
-from optimizer.testing import solve_for_test
+from capalloc.models import validate_instance_data
+from capalloc.models.sweep import SweepSpecError, validate_sweep_data
+from capalloc.optimizer.analysis.evaluate import plan_commitments
+from capalloc.optimizer.checks.testing import solve_for_test
+from capalloc.optimizer.cli import app
+from capalloc.optimizer.outputs.plan_io import open_plan_dir
+from capalloc.optimizer.sweep.runner import run_sweep
+from capalloc.optimizer.sweep.worker import TIMING_COLUMNS
 from tests.test_evaluate import hand
 
 LEAD = "sites[a].ai_phases[*].lead_time_months"

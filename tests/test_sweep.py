@@ -21,16 +21,16 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import load_instance, validate_instance_data
-from models.sweep import SweepSpecError, parse_path, validate_sweep_data
-from optimizer.pipeline import solve_instance
-from optimizer.solve import SolveSettings
-from optimizer.sweep.breakeven import BreakevenError, find_breakeven
-from optimizer.sweep.expand import Expansion, expand_file
-from optimizer.sweep.paths import PathError, resolve
-from optimizer.sweep.runner import run_sweep
-from optimizer.sweep.store import ResultStore
-from optimizer.sweep.worker import TIMING_COLUMNS
+from capalloc.models import load_instance, validate_instance_data
+from capalloc.models.sweep import SweepSpecError, parse_path, validate_sweep_data
+from capalloc.optimizer.pipeline import solve_instance
+from capalloc.optimizer.solving.solve import SolveSettings
+from capalloc.optimizer.sweep.breakeven import BreakevenError, find_breakeven
+from capalloc.optimizer.sweep.expand import Expansion, expand_file
+from capalloc.optimizer.sweep.paths import PathError, resolve
+from capalloc.optimizer.sweep.runner import run_sweep
+from capalloc.optimizer.sweep.store import ResultStore
+from capalloc.optimizer.sweep.worker import TIMING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
@@ -248,7 +248,7 @@ def test_sigkill_then_resume_finds_every_point_once(tmp_path):
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "optimizer.cli", "sweep", str(spec), "-o", str(out), "-q",
+        [sys.executable, "-m", "capalloc.optimizer.cli", "sweep", str(spec), "-o", str(out), "-q",
          "--workers", "2"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     parts = out / "parts"
@@ -336,7 +336,7 @@ def test_breakeven_signed_by_and_errors():
 @pytest.fixture
 def no_solve(monkeypatch):
     """Fail the test if anything reaches a solve."""
-    from optimizer.sweep import worker
+    from capalloc.optimizer.sweep import worker
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a solve started")
@@ -358,7 +358,7 @@ def no_solve(monkeypatch):
      "lease_usd_per_kw_month: -1 is outside the plausible range 0 to 10000 USD/kW-month"),
 ])
 def test_bad_spec_exits_2_before_any_solve(tmp_path, no_solve, parameter, words):
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     spec = write_spec(tmp_path, {"design": "grid", "parameters": [parameter]})
     result = CliRunner().invoke(app, ["sweep", str(spec), "-o", str(tmp_path / "out"), "-q"])
@@ -369,7 +369,7 @@ def test_bad_spec_exits_2_before_any_solve(tmp_path, no_solve, parameter, words)
 
 
 def test_cli_sweep_and_breakeven(tmp_path):
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     runner = CliRunner()
     spec = grid_spec(tmp_path, [1.0], [100.0, 150.0])
@@ -430,7 +430,7 @@ def test_csv_series_scaled_and_shifted(tmp_path):
 def test_a_failing_worker_aborts_the_sweep_naming_its_point() -> None:
     from concurrent.futures import Future
 
-    from optimizer.sweep.runner import SweepAborted, _record
+    from capalloc.optimizer.sweep.runner import SweepAborted, _record
 
     done: Future = Future()
     done.set_result({"point_id": "p0001"})

@@ -26,8 +26,8 @@ CAPEX = 10.0 * 1_000_000.0  # $10M, paid over the 2-month lead
 
 
 def solve_audited(data):
-    from models import validate_instance_data
-    from optimizer.pipeline import solve_instance
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.pipeline import solve_instance
 
     outcome = solve_instance(validate_instance_data(data))
     assert outcome.result.plan.audit.passed, outcome.result.plan.audit.messages
@@ -192,7 +192,7 @@ def test_bad_tax_and_covenant_fields_exit_2_naming_the_field(tmp_path, change, w
     import yaml
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from capalloc.optimizer.cli import app
 
     data = loss_then_profit()
     change(data)
@@ -229,8 +229,8 @@ def test_project_debt_interest_is_deducted_and_its_amortization_is_debt_service(
 
 def test_without_taxes_or_a_covenant_the_model_has_no_income_rows():
     """Neutral defaults add nothing to the model: the golden examples keep their structure."""
-    from models import validate_instance_data
-    from optimizer.formulation.builder import build_model
+    from capalloc.models import validate_instance_data
+    from capalloc.optimizer.formulation.builder import build_model
 
     plain = build_model(validate_instance_data(loss_then_profit(tax_pct=None))).model
     taxed = build_model(validate_instance_data(loss_then_profit())).model

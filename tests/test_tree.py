@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models import load_instance
-from optimizer.audit import audit_plan
-from optimizer.pipeline import solve_instance
-from optimizer.scenario_tree import risk
-from optimizer.scenario_tree.decisions import scenario_plan
-from optimizer.scenario_tree.summary import decided_at, signing_decisions
+from capalloc.models import load_instance
+from capalloc.optimizer.checks.audit import audit_plan
+from capalloc.optimizer.pipeline import solve_instance
+from capalloc.optimizer.scenario_tree import risk
+from capalloc.optimizer.scenario_tree.decisions import scenario_plan
+from capalloc.optimizer.scenario_tree.summary import decided_at, signing_decisions
 from tests.helpers import discount_factors, month_days, month_label
 
 START, T, B = "2026-01", 12, 4
@@ -209,7 +209,7 @@ def test_the_audit_catches_a_decision_that_differs_in_shared_history(solved):
 
 def test_each_scenario_plan_audits_alone_under_its_instance(solved):
     tree, plan, _, _ = solved
-    from optimizer.scenario_tree.split import scenario_instance
+    from capalloc.optimizer.scenario_tree.split import scenario_instance
 
     for w in P:
         sub = scenario_plan(plan, w)
@@ -280,7 +280,7 @@ def test_every_decision_of_shared_history_is_linked(tmp_path):
     # variables of months before b are exactly those linked (one scenario against the other).
     import pyomo.core as pyo
 
-    from optimizer.scenario_tree.extensive import build_extensive_form, link_sides
+    from capalloc.optimizer.scenario_tree.extensive import build_extensive_form, link_sides
 
     data = tree_data(name="tree_equity")
     data["finance"]["equity_issuance"] = {"discount_pct": 10.0}

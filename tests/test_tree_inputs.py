@@ -75,7 +75,7 @@ def test_bad_tree_inputs_exit_2_naming_the_field(tmp_path):
 
 @pytest.mark.parametrize("alpha", [0.5])
 def test_a_good_tree_validates(tmp_path, alpha):
-    from models import load_instance
+    from capalloc.models import load_instance
 
     instance = load_instance(write(tmp_path, tree_data(risk={"cvar_alpha": alpha})))
     assert instance.market.branching_months == ["2026-05"] and instance.risk.cvar_alpha == alpha

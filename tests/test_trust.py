@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from models import validate_instance_data
-from models.common import month_ordinal
-from optimizer.compare import compare_plans
-from optimizer.pipeline import solve_instance
-from optimizer.plan_io import write_plan_dir
-from optimizer.testing import assert_plan_matches, plan_mismatches
+from capalloc.models import validate_instance_data
+from capalloc.models.common import month_ordinal
+from capalloc.optimizer.checks.compare import compare_plans
+from capalloc.optimizer.checks.testing import assert_plan_matches, plan_mismatches
+from capalloc.optimizer.outputs.plan_io import write_plan_dir
+from capalloc.optimizer.pipeline import solve_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_FILES = ("plan.json", "sites_monthly.csv", "cashflow_monthly.csv", "leases.csv")
 
 
 def capalloc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "capalloc.optimizer.cli", *args], capture_output=True,
                           text=True, cwd=ROOT)
 
 
@@ -133,7 +133,7 @@ def test_regression_policy_fails_when_the_optimum_moves(monkeypatch):
     instance = validate_instance_data(timing_instance(250.0))
     golden = solve_instance(instance).result.plan
 
-    import optimizer.formulation.ai_phases as ai_phases
+    import capalloc.optimizer.formulation.ai_phases as ai_phases
 
     honest = ai_phases.schedule_for
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_written_mps_solves_to_the_plans_objective_with_pyomo_names(tmp_path):
     mps = tmp_path / "tiny.mps"
     result = subprocess.run(
-        [sys.executable, "-m", "optimizer.cli", "solve", "instances/tiny.yaml", "-o",
+        [sys.executable, "-m", "capalloc.optimizer.cli", "solve", "instances/tiny.yaml", "-o",
          str(tmp_path / "plan"), "--quiet", "--mip-gap", "0", "--write-model", str(mps)],
         capture_output=True, text=True, cwd=ROOT,
     )

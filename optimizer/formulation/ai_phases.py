@@ -14,11 +14,15 @@ from dataclasses import dataclass
 
 import pyomo.core as pyo
 
-from models.instance import AIPhase, Instance
-from optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
-from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
-from optimizer.formulation.phase_interest import add_phase_interest, recursion_factor, recursion_steps
+from capalloc.models.instance import AIPhase, Instance
+from capalloc.optimizer.economics import PhaseSchedule, Renewal, phase_schedule, phase_terminal_value_parts
+from capalloc.optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
+from capalloc.optimizer.formulation.phase_interest import (
+    add_phase_interest,
+    recursion_factor,
+    recursion_steps,
+)
 
 PHASE_INTEREST_RECURSION = False
 """The phases' project-debt interest as one recursively defined column a month (exact, far

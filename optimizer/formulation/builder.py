@@ -8,21 +8,21 @@ from dataclasses import dataclass
 import pyomo.core as pyo
 from pyomo.common.gc_manager import PauseGC
 
-from models.instance import Instance
-from optimizer.formulation.ai_phases import add_ai_phases
-from optimizer.formulation.commitments import add_commitments
-from optimizer.formulation.context import BuildContext, make_context
-from optimizer.formulation.cure import Cure, add_cure_cash, add_cure_objective
-from optimizer.formulation.finance import add_finance
-from optimizer.formulation.financing.btc_loans import add_btc_loans, add_btc_pledges
-from optimizer.formulation.financing.covenant import add_income
-from optimizer.formulation.financing.notes import add_notes
-from optimizer.formulation.financing.taxes import add_taxes
-from optimizer.formulation.fleet import add_fleet
-from optimizer.formulation.knobs import Knobs, structure_signature
-from optimizer.formulation.mining import add_mining
-from optimizer.formulation.objective import add_objective
-from optimizer.formulation.power import add_power
+from capalloc.models.instance import Instance
+from capalloc.optimizer.formulation.ai_phases import add_ai_phases
+from capalloc.optimizer.formulation.commitments import add_commitments
+from capalloc.optimizer.formulation.context import BuildContext, make_context
+from capalloc.optimizer.formulation.cure import Cure, add_cure_cash, add_cure_objective
+from capalloc.optimizer.formulation.finance import add_finance
+from capalloc.optimizer.formulation.financing.btc_loans import add_btc_loans, add_btc_pledges
+from capalloc.optimizer.formulation.financing.covenant import add_income
+from capalloc.optimizer.formulation.financing.notes import add_notes
+from capalloc.optimizer.formulation.financing.taxes import add_taxes
+from capalloc.optimizer.formulation.fleet import add_fleet
+from capalloc.optimizer.formulation.knobs import Knobs, structure_signature
+from capalloc.optimizer.formulation.mining import add_mining
+from capalloc.optimizer.formulation.objective import add_objective
+from capalloc.optimizer.formulation.power import add_power
 
 # Commitments bound the decision variables once they all exist (AI phases, fleet and halls,
 # notes and equity); a cure's extra cash joins the cash ledger before finance reads it.
@@ -64,9 +64,9 @@ def retarget_model(built: BuiltModel, instance: Instance) -> bool:
     Returns False (and changes nothing) when the instance differs in anything but knob
     fields (formulation.knobs.KNOB_FIELDS), in which case the model must be rebuilt.
     """
-    from optimizer.formulation.ai_phases import SignedBy, signing_windows
-    from optimizer.formulation.context import make_context
-    from optimizer.formulation.knobs import knob_values, structure_signature
+    from capalloc.optimizer.formulation.ai_phases import SignedBy, signing_windows
+    from capalloc.optimizer.formulation.context import make_context
+    from capalloc.optimizer.formulation.knobs import knob_values, structure_signature
 
     ctx = built.context
     if not ctx.parametric or structure_signature(instance) != built.signature:

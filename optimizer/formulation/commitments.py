@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from models.commitments import Commitments
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
+from capalloc.models.commitments import Commitments
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 
 
 def add_commitments(model: pyo.ConcreteModel, ctx: BuildContext) -> None:

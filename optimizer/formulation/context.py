@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from models.common import series_values
-from models.instance import Instance
-from optimizer.calendar import Calendar
-from optimizer.economics import (
+from capalloc.models.common import series_values
+from capalloc.models.instance import Instance
+from capalloc.optimizer.calendar import Calendar
+from capalloc.optimizer.economics import (
     breakeven_hashprice_usd_per_ph_day,
     breakeven_hashrate_ehs,
     btc_per_th_day,

@@ -16,7 +16,7 @@ from typing import Literal
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import BuildContext
+from capalloc.optimizer.formulation.context import BuildContext
 
 Cure = Literal["starting_cash", "floor"]
 

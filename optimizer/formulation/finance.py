@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.economics import existing_debt_schedule
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
-from optimizer.formulation.financing.notes import converts_in, share_prices
+from capalloc.optimizer.economics import existing_debt_schedule
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
+from capalloc.optimizer.formulation.financing.notes import converts_in, share_prices
 
 ELASTIC_PENALTY_PER_MODEL_UNIT = 1e4
 """Objective cost of $1M of liquidity shortfall when diagnosing infeasibility."""

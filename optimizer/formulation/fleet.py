@@ -24,11 +24,11 @@ import math
 
 import pyomo.core as pyo
 
-from models.common import series_values
-from models.instance import FleetGeneration
-from optimizer.economics import usd_per_mw_of_asics
-from optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
+from capalloc.models.common import series_values
+from capalloc.models.instance import FleetGeneration
+from capalloc.optimizer.economics import usd_per_mw_of_asics
+from capalloc.optimizer.economics_finance import depreciation_after_horizon_pv, straight_line
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, Term, linear
 
 
 def order_window(ctx: BuildContext, gen: FleetGeneration) -> range:

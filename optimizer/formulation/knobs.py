@@ -14,7 +14,7 @@ from typing import Any
 
 import pyomo.core as pyo
 
-from models.instance import Instance
+from capalloc.models.instance import Instance
 
 # Instance fields whose values only move knobs (paths with [*] over lists).
 KNOB_FIELDS = (
@@ -115,7 +115,7 @@ class Knobs:
 
 def knob_values(base: Instance, instance: Instance, ctx: Any) -> dict[str, dict[Any, float]]:
     """Knob values that turn a model built for ``base`` into one for ``instance``."""
-    from optimizer.formulation.context import scenario_markets, scenario_power_prices
+    from capalloc.optimizer.formulation.context import scenario_markets, scenario_power_prices
 
     calendar = ctx.calendar
     T = calendar.months

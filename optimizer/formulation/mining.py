@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.economics import btc_mined_per_mw, curtailment_credit_per_mw, mining_energy_cost_per_mw
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
+from capalloc.optimizer.economics import (
+    btc_mined_per_mw,
+    curtailment_credit_per_mw,
+    mining_energy_cost_per_mw,
+)
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
 
 
 def can_mine(site) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import BuildContext, Term, linear
+from capalloc.optimizer.formulation.context import BuildContext, Term, linear
 
 
 def objective_terms(model: pyo.ConcreteModel, ctx: BuildContext) -> tuple[list[Term], float]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from models.instance import Instance
-from optimizer.formulation.context import BuildContext, Term, linear
+from capalloc.models.instance import Instance
+from capalloc.optimizer.formulation.context import BuildContext, Term, linear
 
 
 def recursion_factor(instance: Instance) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
 
 
 def energized_mw(ctx: BuildContext, site_id: str) -> list[float]:

@@ -2,17 +2,17 @@
 its own instance, non-anticipativity checked on the plan's decisions alone, and the
 objective ((1 - w) E + w CVaR) recomputed from the audited scenario NPVs.
 
-Like optimizer.audit, it imports nothing from the formulation, the solve or Pyomo."""
+Like optimizer.checks.audit, it imports nothing from the formulation, the solve or Pyomo."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from models.instance import Instance
-from models.plan import Plan
-from optimizer.audit_rules import Violation
-from optimizer.scenario_tree import risk, split
-from optimizer.scenario_tree.decisions import scenario_decisions, scenario_plan
+from capalloc.models.instance import Instance
+from capalloc.models.plan import Plan
+from capalloc.optimizer.checks.audit_rules import Violation
+from capalloc.optimizer.scenario_tree import risk, split
+from capalloc.optimizer.scenario_tree.decisions import scenario_decisions, scenario_plan
 
 MW_TOL = 1e-5
 """MW written to 6 decimals from a solve whose equalities hold to 1e-7."""
@@ -24,7 +24,7 @@ SCENARIO_NPV_REL_TOL = 1e-6
 def audit_tree(instance: Instance, plan: Plan):
     """An AuditReport of a tree plan: objective_usd is the plan's objective, npv_usd the one
     recomputed from each scenario's audited NPV."""
-    from optimizer.audit import AuditReport, audit_plan
+    from capalloc.optimizer.checks.audit import AuditReport, audit_plan
 
     names = split.scenario_names(instance)
     violations: list[Violation] = []

@@ -4,9 +4,9 @@ the scenarios listed, None: every one), and taken apart again into each scenario
 
 from __future__ import annotations
 
-from models.instance import Instance
-from models.plan import Decisions, Plan, TreeScenario, TreeSummary
-from optimizer.scenario_tree import risk, split
+from capalloc.models.instance import Instance
+from capalloc.models.plan import Decisions, Plan, TreeScenario, TreeSummary
+from capalloc.optimizer.scenario_tree import risk, split
 
 
 def _grouped(records_by_scenario: dict[str, list], names: list[str]) -> list:

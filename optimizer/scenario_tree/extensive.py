@@ -17,10 +17,10 @@ from typing import Any
 
 import pyomo.core as pyo
 
-from models.instance import Instance
-from optimizer.formulation import BuiltModel, build_model
-from optimizer.formulation.context import linear
-from optimizer.scenario_tree import split
+from capalloc.models.instance import Instance
+from capalloc.optimizer.formulation import BuiltModel, build_model
+from capalloc.optimizer.formulation.context import linear
+from capalloc.optimizer.scenario_tree import split
 
 NOT_MONTH_INDEXED = {
     "signed_in_year": "indexed by calendar year; defined by an equality from signed_by, which is linked",

@@ -29,11 +29,11 @@ from typing import Any
 
 import pyomo.core as pyo
 
-from models.common import month_ordinal
-from models.instance import Instance
-from optimizer.formulation.ai_phases import signing_windows
-from optimizer.scenario_tree import split
-from optimizer.scenario_tree.extensive import TreeModel, _variables, scenario_model
+from capalloc.models.common import month_ordinal
+from capalloc.models.instance import Instance
+from capalloc.optimizer.formulation.ai_phases import signing_windows
+from capalloc.optimizer.scenario_tree import split
+from capalloc.optimizer.scenario_tree.extensive import TreeModel, _variables, scenario_model
 
 INSTALL_HINT = "--decompose ph needs mpi-sppy and mpi4py: pip install capalloc[ph]"
 

@@ -1,4 +1,4 @@
-"""A tree's plan: each scenario's block extracted as a flat plan (optimizer.extract), then
+"""A tree's plan: each scenario's block extracted as a flat plan (optimizer.outputs.extract), then
 merged into one plan whose decisions say in which scenarios they hold
 (optimizer.scenario_tree.decisions)."""
 
@@ -9,13 +9,13 @@ import dataclasses
 import pandas as pd
 import pyomo.core as pyo
 
-from models.plan import Signing
-from optimizer.extract import PlanResult, extract_plan
-from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.scenario_tree import split
-from optimizer.scenario_tree.decisions import merge_decisions, tree_summary
-from optimizer.scenario_tree.extensive import TreeModel
-from optimizer.solve import SolverRun
+from capalloc.models.plan import Signing
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
+from capalloc.optimizer.outputs.extract import PlanResult, extract_plan
+from capalloc.optimizer.scenario_tree import split
+from capalloc.optimizer.scenario_tree.decisions import merge_decisions, tree_summary
+from capalloc.optimizer.scenario_tree.extensive import TreeModel
+from capalloc.optimizer.solving.solve import SolverRun
 
 
 def extract_tree_plan(run: SolverRun, tree: TreeModel, instance_sha256: str) -> PlanResult:

@@ -8,11 +8,17 @@ import time
 
 import pyomo.core as pyo
 
-from models.instance import Instance
-from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.scenario_tree.extensive import build_extensive_form
-from optimizer.scenario_tree.plan import extract_tree_plan
-from optimizer.solve import InfeasibleError, NoPlanError, ProgressCallback, SolveSettings, run_highs
+from capalloc.models.instance import Instance
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
+from capalloc.optimizer.scenario_tree.extensive import build_extensive_form
+from capalloc.optimizer.scenario_tree.plan import extract_tree_plan
+from capalloc.optimizer.solving.solve import (
+    InfeasibleError,
+    NoPlanError,
+    ProgressCallback,
+    SolveSettings,
+    run_highs,
+)
 
 
 def solve_tree_instance(
@@ -25,13 +31,13 @@ def solve_tree_instance(
     problems for EVPI and VSS (plan.json's tree.value_of_information). ``decompose="ph"``:
     progressive hedging first (optimizer.scenario_tree.ph), then the extensive form with the
     integer decisions PH agreed on fixed."""
-    from optimizer.pipeline import AUDIT_REL_TOL, SolveOutcome
+    from capalloc.optimizer.pipeline import AUDIT_REL_TOL, SolveOutcome
 
     timings = {} if timings is None else timings
     settings = settings or SolveSettings.from_instance(instance)
     agreed: dict = {}
     if decompose == "ph":
-        from optimizer.scenario_tree import ph
+        from capalloc.optimizer.scenario_tree import ph
 
         started = time.perf_counter()
         outcome = ph.run_ph(instance, settings)
@@ -43,7 +49,7 @@ def solve_tree_instance(
     started = time.perf_counter()
     tree = build_extensive_form(instance)
     if agreed:
-        from optimizer.scenario_tree.ph import fix_integer_decisions
+        from capalloc.optimizer.scenario_tree.ph import fix_integer_decisions
 
         fix_integer_decisions(tree, agreed)
     timings["build"] = time.perf_counter() - started
@@ -59,14 +65,14 @@ def solve_tree_instance(
     result = extract_tree_plan(run, tree, instance_sha256)
     timings["extract"] = time.perf_counter() - started
     if value_of_information and not run.interrupted:
-        from optimizer.scenario_tree.value import value_of_information as compute
+        from capalloc.optimizer.scenario_tree.value import value_of_information as compute
 
         started = time.perf_counter()
         info = compute(instance, result.plan.tree.objective_usd, settings)
         result.plan.tree = result.plan.tree.model_copy(update={"value_of_information": info})
         timings["value_of_information"] = time.perf_counter() - started
     if audit:
-        from optimizer.audit import audit_plan
+        from capalloc.optimizer.checks.audit import audit_plan
 
         started = time.perf_counter()
         result.plan.audit = audit_plan(instance, result.plan).verdict(AUDIT_REL_TOL)
@@ -76,7 +82,7 @@ def solve_tree_instance(
 
 def explain_tree_infeasibility(instance: Instance, settings: SolveSettings) -> list[str]:
     """The tree with its liquidity floor made elastic: which scenarios cannot hold it, when."""
-    from optimizer.calendar import Calendar
+    from capalloc.optimizer.calendar import Calendar
 
     tree = build_extensive_form(instance, elastic_cash=True)
     quick = dataclasses.replace(settings, time_limit_seconds=min(settings.time_limit_seconds, 60.0),

@@ -5,9 +5,9 @@ Pure functions of the validated instance (no Pyomo): the independent audit uses 
 
 from __future__ import annotations
 
-from models.common import CsvSeries, month_ordinal, ordinal_to_month, series_values
-from models.instance import AIPhase, Instance, MarketScenario, Site
-from models.tree_terms import divergence_month, node_at
+from capalloc.models.common import CsvSeries, month_ordinal, ordinal_to_month, series_values
+from capalloc.models.instance import AIPhase, Instance, MarketScenario, Site
+from capalloc.models.tree_terms import divergence_month, node_at
 
 EXPECTED = "expected"
 """Name of the expected-value instance's one scenario (DESIGN: VSS)."""

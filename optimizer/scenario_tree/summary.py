@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from models.plan import Plan, Signing
+from capalloc.models.plan import Plan, Signing
 
 
 def decided_at(plan: Plan, month: str, scenarios: list[str] | None) -> str:

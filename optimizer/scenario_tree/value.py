@@ -18,13 +18,13 @@ import dataclasses
 
 import pyomo.core as pyo
 
-from models.instance import Instance
-from models.plan import ValueOfInformation
-from optimizer.formulation import BuiltModel, build_model
-from optimizer.formulation.context import USD_PER_MODEL_UNIT
-from optimizer.scenario_tree import risk, split
-from optimizer.scenario_tree.extensive import _month_of, build_extensive_form
-from optimizer.solve import SolveSettings, run_highs
+from capalloc.models.instance import Instance
+from capalloc.models.plan import ValueOfInformation
+from capalloc.optimizer.formulation import BuiltModel, build_model
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
+from capalloc.optimizer.scenario_tree import risk, split
+from capalloc.optimizer.scenario_tree.extensive import _month_of, build_extensive_form
+from capalloc.optimizer.solving.solve import SolveSettings, run_highs
 
 BALANCES = {"cash", "btc_held", "fleet_owned_mw", "hall_online_mw", "notes_balance", "tax_base",
             "taxable_cumulative", "terminal_tax", "ebitda", "signed_in_year", "cash_shortfall"}

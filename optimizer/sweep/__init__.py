@@ -1,10 +1,10 @@
 """Sensitivity sweeps: spec expansion, runner (local pool or Dask), results store, charts,
 break-even search. Specs are described in ``models/sweep.py``."""
 
-from optimizer.sweep.breakeven import BreakevenError, BreakevenResult, find_breakeven
-from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
-from optimizer.sweep.runner import SweepAborted, SweepRun, run_sweep
-from optimizer.sweep.worker import PointSolver, ResultRow
+from capalloc.optimizer.sweep.breakeven import BreakevenError, BreakevenResult, find_breakeven
+from capalloc.optimizer.sweep.expand import Expansion, SweepPoint, expand_file
+from capalloc.optimizer.sweep.runner import SweepAborted, SweepRun, run_sweep
+from capalloc.optimizer.sweep.worker import PointSolver, ResultRow
 
 __all__ = [
     "BreakevenError", "BreakevenResult", "Expansion", "PointSolver", "ResultRow", "SweepAborted",

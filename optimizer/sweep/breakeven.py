@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.common import MONTH_PATTERN, month_ordinal
-from models.instance import Instance
-from models.loader import InstanceError, Problem, load_instance, validate_instance_data
-from optimizer.sweep.paths import PathError, apply_level, resolve
-from optimizer.sweep.worker import PointSolver, ResultRow
+from capalloc.models.common import MONTH_PATTERN, month_ordinal
+from capalloc.models.instance import Instance
+from capalloc.models.loader import InstanceError, Problem, load_instance, validate_instance_data
+from capalloc.optimizer.sweep.paths import PathError, apply_level, resolve
+from capalloc.optimizer.sweep.worker import PointSolver, ResultRow
 
 
 class BreakevenError(InstanceError):

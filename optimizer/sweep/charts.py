@@ -23,11 +23,11 @@ matplotlib.use("Agg")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from models.common import month_ordinal, ordinal_to_month  # noqa: E402
-from models.instance import Instance  # noqa: E402
-from models.sweep import SweepSpec  # noqa: E402
-from optimizer.sweep.store import atomic_write, csv_text  # noqa: E402
-from optimizer.sweep.tables import (  # noqa: E402
+from capalloc.models.common import month_ordinal, ordinal_to_month  # noqa: E402
+from capalloc.models.instance import Instance  # noqa: E402
+from capalloc.models.sweep import SweepSpec  # noqa: E402
+from capalloc.optimizer.sweep.store import atomic_write, csv_text  # noqa: E402
+from capalloc.optimizer.sweep.tables import (  # noqa: E402
     SUMMARY_COLUMNS,
     TORNADO_COLUMNS,
     decision_columns,
@@ -38,7 +38,7 @@ from optimizer.sweep.tables import (  # noqa: E402
     summary_rows,
     tornado_rows,
 )
-from optimizer.sweep.worker import PARAM_PREFIX  # noqa: E402
+from capalloc.optimizer.sweep.worker import PARAM_PREFIX  # noqa: E402
 
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 

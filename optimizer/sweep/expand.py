@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from models.common import CsvSeries, GrowthSeries, month_ordinal, ordinal_to_month
-from models.instance import Instance
-from models.loader import InstanceError, Problem, instance_fingerprint, load_instance
-from models.loader import validate_instance_data as _validate
-from models.reading import MAX_CSV_BYTES, ReadError, read_regular_file, resolve_inside
-from models.sweep import Parameter, SweepSpec, SweepSpecError, load_sweep_spec
-from optimizer.sweep.paths import (
+from capalloc.models.common import CsvSeries, GrowthSeries, month_ordinal, ordinal_to_month
+from capalloc.models.instance import Instance
+from capalloc.models.loader import InstanceError, Problem, instance_fingerprint, load_instance
+from capalloc.models.loader import validate_instance_data as _validate
+from capalloc.models.reading import MAX_CSV_BYTES, ReadError, read_regular_file, resolve_inside
+from capalloc.models.sweep import Parameter, SweepSpec, SweepSpecError, load_sweep_spec
+from capalloc.optimizer.sweep.paths import (
     DerivedSeries,
     PathError,
     Target,
@@ -39,7 +39,7 @@ from optimizer.sweep.paths import (
     resolve,
     walk_derived,
 )
-from optimizer.sweep.stress import open_stress_plan
+from capalloc.optimizer.sweep.stress import open_stress_plan
 
 DERIVED_DIR = "_sweep_series"
 MAX_LISTED_PROBLEMS = 25

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.sweep import PathStep, format_path, parse_path
+from capalloc.models.sweep import PathStep, format_path, parse_path
 
 
 class PathError(ValueError):

@@ -39,10 +39,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from optimizer.output_dir import OutputClaim
-from optimizer.sweep.expand import Expansion, SweepPoint, expand_file
-from optimizer.sweep.store import ResultStore
-from optimizer.sweep.worker import PointSolver, init_pool_worker, solve_task
+from capalloc.optimizer.outputs.output_dir import OutputClaim
+from capalloc.optimizer.sweep.expand import Expansion, SweepPoint, expand_file
+from capalloc.optimizer.sweep.store import ResultStore
+from capalloc.optimizer.sweep.worker import PointSolver, init_pool_worker, solve_task
 
 Task = tuple[str, Any, dict[str, Any], bool]  # point id, instance, params, stress design
 OnRow = Callable[[dict[str, Any]], None]
@@ -197,7 +197,7 @@ def run_sweep(
     console = console or Console(stderr=True)
     with expand_file(spec_path) as expansion, contextlib.ExitStack() as held:
         expansion.validate_all()
-        # Checked, created and locked for the whole run (optimizer.output_dir); marked once
+        # Checked, created and locked for the whole run (optimizer.outputs.output_dir); marked once
         # the store has accepted it.
         claim = held.enter_context(OutputClaim(out_dir, "sweep", None))
         store = ResultStore(out_dir)
@@ -238,7 +238,7 @@ def run_sweep(
             run.seconds = time.perf_counter() - started
             run.results_csv = store.consolidate()
         if charts and not run.interrupted:
-            from optimizer.sweep.charts import write_charts
+            from capalloc.optimizer.sweep.charts import write_charts
 
             run.charts = write_charts(store.dir, expansion.spec, store.records(),
                                       expansion.base_instance)

@@ -2,7 +2,8 @@
 
 Layout of the output folder::
 
-    .capalloc              capalloc's marker (optimizer.output_dir), written once the folder is accepted
+    .capalloc              capalloc's marker (optimizer/outputs/output_dir.py), written once the
+                           folder is accepted
     manifest.json          what the sweep is (spec and base instance hashes, every point)
     parts/<point_id>.json  one finished point's row, written atomically (temp file + rename)
     results.csv            all finished rows, sorted by point id (rewritten at the end)
@@ -22,11 +23,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models.loader import Problem
-from models.sweep import SweepSpecError
-from optimizer import __version__
-from optimizer.output_dir import META
-from optimizer.sweep.worker import TIMING_COLUMNS
+from capalloc.models.loader import Problem
+from capalloc.models.sweep import SweepSpecError
+from capalloc.optimizer import __version__
+from capalloc.optimizer.outputs.output_dir import META
+from capalloc.optimizer.sweep.worker import TIMING_COLUMNS
 
 FORMAT = "capalloc-sweep/1"
 PARTS = "parts"

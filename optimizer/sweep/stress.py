@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.instance import Instance
-from models.loader import InstanceError, Problem
-from models.plan import Plan
-from models.sweep import SweepSpec, SweepSpecError
+from capalloc.models.instance import Instance
+from capalloc.models.loader import InstanceError, Problem
+from capalloc.models.plan import Plan
+from capalloc.models.sweep import SweepSpec, SweepSpecError
 
 STRESS_COLUMNS = ("short_months", "first_short_month", "worst_shortfall_usd", "worst_short_month",
                   "extra_starting_cash_usd", "highest_floor_usd")
@@ -32,7 +32,7 @@ class StressPlan:
     def commit(self, instance: Instance, source: str) -> Instance:
         """A point's instance with the plan's decisions as its commitments; InstanceError
         naming what differs or which decision the point cannot make."""
-        from optimizer.evaluate import EvaluateError, committed_instance
+        from capalloc.optimizer.analysis.evaluate import EvaluateError, committed_instance
 
         try:
             return committed_instance(self.plan, self.instance, instance)
@@ -41,7 +41,7 @@ class StressPlan:
 
 
 def open_stress_plan(spec: SweepSpec, plan_path: Path | None, source: str) -> StressPlan:
-    from optimizer.plan_io import PlanDirError, open_plan_dir
+    from capalloc.optimizer.outputs.plan_io import PlanDirError, open_plan_dir
 
     if plan_path is None:
         raise SweepSpecError(source, [Problem("plan", "a stress design needs the plan directory")])
@@ -55,7 +55,7 @@ def open_stress_plan(spec: SweepSpec, plan_path: Path | None, source: str) -> St
 
 
 def stress_metrics(evaluation: Any | None, highest_floor_usd: float | None) -> dict[str, Any]:
-    """The stress columns of a row: ``evaluation`` (optimizer.evaluate.Evaluation) where the
+    """The stress columns of a row: ``evaluation`` (optimizer.analysis.evaluate.Evaluation) where the
     floor cannot be held, None where it holds."""
     out: dict[str, Any] = dict.fromkeys(STRESS_COLUMNS)
     out["highest_floor_usd"] = highest_floor_usd

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from models.common import month_ordinal, ordinal_to_month
-from models.instance import Instance
-from models.sweep import SweepSpec
-from optimizer.sweep.worker import PARAM_PREFIX
+from capalloc.models.common import month_ordinal, ordinal_to_month
+from capalloc.models.instance import Instance
+from capalloc.models.sweep import SweepSpec
+from capalloc.optimizer.sweep.worker import PARAM_PREFIX
 
 SOLVED = ("optimal", "time_limit")
 NUMERIC_METRICS = ("npv_usd", "minimum_cash_usd", "peak_debt_usd", "mw_signed_total")

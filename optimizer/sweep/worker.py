@@ -2,7 +2,7 @@
 
 ``PointSolver().solve(point_id, instance, params) -> ResultRow`` is the whole interface the
 runner and the break-even search use. A worker builds a model once per structure and
-re-solves it with changed parameters (optimizer.resolve.ParametricSolver).
+re-solves it with changed parameters (optimizer.solving.resolve.ParametricSolver).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.instance import Instance
-from models.plan import Plan
+from capalloc.models.instance import Instance
+from capalloc.models.plan import Plan
 
 STATUSES = ("optimal", "time_limit", "infeasible", "no_plan", "error")
 FIXED_COLUMNS = ("point_id", "status", "message", "npv_usd", "gap_pct", "minimum_cash_usd",
@@ -71,7 +71,7 @@ class ResultRow:
 
 
 def _years(instance: Instance) -> list[str]:
-    from models.common import month_ordinal
+    from capalloc.models.common import month_ordinal
 
     first = month_ordinal(instance.start)
     return sorted({str((first + t) // 12) for t in range(instance.horizon_months)})
@@ -153,13 +153,13 @@ class PointSolver:
         self.threads, self.time_limit, self.mip_gap = threads, time_limit, mip_gap
         self.points_solved = 0
         self.models_built = 0
-        self._parametric = None  # optimizer.resolve.ParametricSolver of the last structure
+        self._parametric = None  # optimizer.solving.resolve.ParametricSolver of the last structure
 
     def solve(self, point_id: str, instance: Instance, params: dict[str, Any], *,
               stress: bool = False) -> ResultRow:
         """The point's row; ``stress``: the instance holds a plan's commitments (a stress
         design), and the row adds the shortfall and cures (optimizer.sweep.stress)."""
-        from optimizer.solve import InfeasibleError, NoPlanError, SolveSettings
+        from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError, SolveSettings
 
         started = time.perf_counter()
         settings = SolveSettings.from_instance(instance, threads=self.threads,
@@ -189,9 +189,9 @@ class PointSolver:
                 settings) -> tuple[ResultRow, float]:
         """A stress point: the committed plan's NPV, or where the floor breaks the shortfall
         and the least extra starting cash; the highest floor held either way."""
-        from optimizer.evaluate import cure_value, shortfall_and_cures
-        from optimizer.solve import InfeasibleError
-        from optimizer.sweep.stress import stress_message, stress_metrics
+        from capalloc.optimizer.analysis.evaluate import cure_value, shortfall_and_cures
+        from capalloc.optimizer.solving.solve import InfeasibleError
+        from capalloc.optimizer.sweep.stress import stress_message, stress_metrics
 
         try:
             plan, highs_seconds = self._solve(instance, settings, explain=False)
@@ -209,16 +209,16 @@ class PointSolver:
         """Re-solve on the worker's persistent model when the structure allows, else build one.
 
         Points that differ from the model's instance only in market prices, hashrate, fees,
-        power prices, capex or lease rates re-use it (optimizer.resolve.ParametricSolver);
+        power prices, capex or lease rates re-use it (optimizer.solving.resolve.ParametricSolver);
         anything else (a lead time, a term, a site) builds the model of the new structure.
         """
-        from optimizer.extract import extract_plan
-        from optimizer.resolve import ParametricSolver
-        from optimizer.scenario_tree.split import needs_extensive_form
-        from optimizer.solve import InfeasibleError, NoPlanError, explain_infeasibility
+        from capalloc.optimizer.outputs.extract import extract_plan
+        from capalloc.optimizer.scenario_tree.split import needs_extensive_form
+        from capalloc.optimizer.solving.resolve import ParametricSolver
+        from capalloc.optimizer.solving.solve import InfeasibleError, NoPlanError, explain_infeasibility
 
         if needs_extensive_form(instance):  # a scenario tree: its extensive form, built per point
-            from optimizer.scenario_tree.solve import solve_tree_instance
+            from capalloc.optimizer.scenario_tree.solve import solve_tree_instance
 
             outcome = solve_tree_instance(instance, settings=settings, audit=False,
                                           value_of_information=False)

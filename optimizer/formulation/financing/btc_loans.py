@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext, linear
 
 TIE_BREAK_USD_PER_BTC_MONTH = 0.2
 """Canonical pledges: 20 cents per BTC-month, so the plan pledges only what the LTV needs (any

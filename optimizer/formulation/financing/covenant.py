@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import BuildContext, linear
+from capalloc.optimizer.formulation.context import BuildContext, linear
 
 TRAILING_MONTHS = 12
 
@@ -20,7 +20,7 @@ TRAILING_MONTHS = 12
 def add_income(model: pyo.ConcreteModel, ctx: BuildContext) -> None:
     """The ebitda variables (whenever taxes or a covenant need them), the covenant, then the
     tax rows (financing.taxes); runs after finance, which posts the revolver's interest."""
-    from optimizer.formulation.financing.taxes import add_tax_rows
+    from capalloc.optimizer.formulation.financing.taxes import add_tax_rows
 
     if not ctx.income_tracked:
         return

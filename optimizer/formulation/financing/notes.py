@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from models.common import month_ordinal, series_values
-from models.finance_notes import NotesProgram
-from models.instance import Instance
-from optimizer.economics_finance import conversion_value_usd, converts, equity_cost_factor
-from optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
+from capalloc.models.common import month_ordinal, series_values
+from capalloc.models.finance_notes import NotesProgram
+from capalloc.models.instance import Instance
+from capalloc.optimizer.economics_finance import conversion_value_usd, converts, equity_cost_factor
+from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT, BuildContext
 
 
 def issue_months(program: NotesProgram, instance: Instance) -> list[int]:

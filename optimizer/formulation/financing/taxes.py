@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pyomo.core as pyo
 
-from optimizer.formulation.context import BuildContext, linear
+from capalloc.optimizer.formulation.context import BuildContext, linear
 
 TIE_BREAK_PER_MODEL_UNIT_MONTH = 1e-6
 """Objective cost of $1M of tax base held one month: $1, far below any gap, enough to pay
