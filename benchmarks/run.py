@@ -492,7 +492,7 @@ def print_table(rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
 
 
 def markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
-    """The results as the Markdown tables of benchmarks/README.md."""
+    """The results as the Markdown tables of benchmarks/HISTORY.md."""
     lines = [
         f"{info['date']}; {info['nproc']} cores, {info['cpu']}; python {info['python']}, "
         f"pyomo {info['pyomo']}, highspy {info['highspy']}; code {info.get('git', '?')}; "

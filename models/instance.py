@@ -471,7 +471,7 @@ class SolverSettings(Strict):
             "Further HiGHS tuning options by name, on top of capalloc's defaults: root restarts "
             "and two sub-MIP heuristics (root reduced-cost and RINS) are off, because they cost "
             "more than they gave once the search starts from the first plan "
-            "(benchmarks/README.md: cleanspark_2026 to a 0.1 % gap in ~5 s instead of ~15 s; "
+            "(benchmarks/HISTORY.md: cleanspark_2026 to a 0.1 % gap in ~5 s instead of ~15 s; "
             "RENS stays on, it finds the plans the cap knapsacks need). Options given here are "
             "added to those defaults; to undo one, set it to HiGHS's own value, e.g. "
             "mip_allow_restart: true. Only these options are allowed, each with the values "

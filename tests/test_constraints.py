@@ -49,5 +49,5 @@ def test_every_requirement_is_pinned_inside_its_range():
 def test_capalloc_itself_is_not_pinned_and_highspy_is_the_measured_one():
     pinned = pins()
     assert "capalloc" not in pinned  # the editable install is the code under test
-    # benchmarks/README.md: 1.16.0 takes ~40 % more CPU on cleanspark_2026 and prints on stdout.
+    # benchmarks/HISTORY.md: 1.16.0 takes ~40 % more CPU on cleanspark_2026 and prints on stdout.
     assert pinned["highspy"] == Version("1.15.1")

@@ -28,7 +28,7 @@ PHASE_INTEREST_RECURSION = False
 """The phases' project-debt interest as one recursively defined column a month (exact, far
 sparser; formulation.phase_interest) rather than convolved into every income row. Off until
 measured end to end: its LP relaxation is faster, but cleanspark_2026's time is dominated by
-a few crawling dive LPs either way (benchmarks/README.md, issue 17)."""
+a few crawling dive LPs either way (benchmarks/HISTORY.md, issue 17)."""
 
 
 @dataclass

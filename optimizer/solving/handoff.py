@@ -6,7 +6,7 @@ test_handoff.py checks the arrays), so a solve follows the same search path eith
 - ``DirectHandoff`` compiles every row once with Pyomo's LinearRepnVisitor (the walker of
   Pyomo's LP and NL writers) into arrays and passes them in one ``passModel``. A plain solve
   uses it: at 50 sites x 180 months it takes ~1.6 s where the persistent interface took ~5.5 s
-  (benchmarks/README.md, "Fourth pass").
+  (benchmarks/HISTORY.md, "Fourth pass").
 - ``PersistentHandoff`` is Pyomo's persistent HiGHS interface, which remembers where each
   mutable Param sits so that a sweep can change knobs and re-solve without rebuilding
   (optimizer/solving/resolve.py).

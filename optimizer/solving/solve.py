@@ -164,10 +164,10 @@ rest: HiGHS would spend its half without finding or proving anything."""
 HIGHS_ROOT_PER_RELAXATION_SOLVE = 3.5
 """HiGHS's presolve and root LP take about this many times our relaxation's first, cold
 solve: measured 2.4-4.8 times (cleanspark 1.1 s against 0.23 s, 20 x 180 5.4 s against
-1.56 s, 50 x 180 24-33 s against 10-12 s; benchmarks/README.md, fourth pass). The top of
+1.56 s, 50 x 180 24-33 s against 10-12 s; benchmarks/HISTORY.md, fourth pass). The top of
 that range (5) was tried and dropped: it helped 50 x 180 with its tight generated cap (2.6 %
 against 5.0 % at 60 s) and hurt the same instance with a cleanspark-like cap, where
-HiGHS's half finds better plans (1.6 % against 0.56 %; benchmarks/README.md, fifth pass)."""
+HiGHS's half finds better plans (1.6 % against 0.56 %; benchmarks/HISTORY.md, fifth pass)."""
 
 
 def first_plan_share(time_limit_seconds: float, relaxation_seconds: float) -> float:
