@@ -17,7 +17,11 @@ from capalloc.optimizer.pipeline import solve_file, solve_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
-INSTANCE_FILES = sorted((ROOT / "instances").glob("*.yaml"))
+# The 3 x 3 tree example takes tens of minutes to a 2 % gap (and its VSS/EVPI solves on top):
+# trees are audited on the small trees of tests/test_tree.py, where every number is derived.
+TOO_LONG_TO_SOLVE_IN_CI = {"cleanspark_2026_tree"}
+INSTANCE_FILES = sorted(p for p in (ROOT / "instances").glob("*.yaml")
+                        if p.stem not in TOO_LONG_TO_SOLVE_IN_CI)
 
 
 @pytest.fixture(scope="module")
