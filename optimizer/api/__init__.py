@@ -18,11 +18,8 @@ stay importable for deeper use; what this module exports is the stable surface.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from capalloc.models.instance import Instance
 from capalloc.models.loader import InstanceError, load_instance
@@ -36,38 +33,21 @@ __all__ = [
 
 TABLES = ("sites_monthly", "cashflow_monthly", "leases", "fleet_monthly", "debt_monthly")
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-@dataclass
-class PlanTables:
-    """A plan with its tables as DataFrames.
+    from capalloc.tables import PlanTables
 
-    ``plan`` is the pydantic Plan of plan.json (decisions, KPIs, solver statistics,
-    provenance); ``sites_monthly``, ``cashflow_monthly`` (USD, outflows negative), ``leases``,
-    ``fleet_monthly`` and ``debt_monthly`` are the plan directory's CSV files (the last two
-    None where the instance has no fleet decisions or debt); ``kpis`` has one row per
-    scenario; ``out_dir`` is the plan directory when one was written or read."""
 
-    plan: Plan
-    instance: Instance | None
-    sites_monthly: pd.DataFrame
-    cashflow_monthly: pd.DataFrame
-    leases: pd.DataFrame
-    fleet_monthly: pd.DataFrame | None = None
-    debt_monthly: pd.DataFrame | None = None
-    out_dir: Path | None = None
-    timings_seconds: dict[str, float] = field(default_factory=dict)
+def __getattr__(name: str) -> Any:
+    # PlanTables builds on the extraction's PlanResult, which imports Pyomo: loaded on first
+    # use, so that `import capalloc` (and every CLI command, which imports this package first)
+    # stays as quick as the commands that never solve.
+    if name == "PlanTables":
+        from capalloc.tables import PlanTables
 
-    @property
-    def npv_usd(self) -> float:
-        return self.plan.npv_usd
-
-    @property
-    def status(self) -> str:
-        return self.plan.solver.status
-
-    @property
-    def kpis(self) -> pd.DataFrame:
-        return pd.DataFrame([k.model_dump() for k in self.plan.kpis])
+        return PlanTables
+    raise AttributeError(f"module 'capalloc' has no attribute {name!r}")
 
 
 def _as_instance(instance: Instance | str | Path) -> Instance:
@@ -81,8 +61,10 @@ def solve(instance: Instance | str | Path, out_dir: str | Path | None = None, *,
     ``out_dir`` also writes the plan directory (the same files as `capalloc solve -o`).
     Raises InstanceError for bad input, and capalloc.optimizer.solving.solve.InfeasibleError /
     NoPlanError when no plan exists."""
+    from capalloc.optimizer.outputs.extract import PlanResult
     from capalloc.optimizer.pipeline import solve_file, solve_instance
     from capalloc.optimizer.solving.solve import SolveSettings
+    from capalloc.tables import PlanTables
 
     if isinstance(instance, str | Path) and out_dir is not None:
         outcome = solve_file(instance, out_dir, time_limit=time_limit, mip_gap=mip_gap, audit=audit,
@@ -102,25 +84,26 @@ def solve(instance: Instance | str | Path, out_dir: str | Path | None = None, *,
             from capalloc.optimizer.outputs.plan_io import write_plan_dir
 
             outcome.out_dir = write_plan_dir(outcome.result, out_dir, {}, force=force)
-    result = outcome.result
-    return PlanTables(result.plan, validated, result.sites_monthly, result.cashflow_monthly, result.leases,
-                      result.fleet_monthly, result.debt_monthly, outcome.out_dir, dict(outcome.timings))
+    fields = {name: getattr(outcome.result, name) for name in PlanResult.__dataclass_fields__}
+    return PlanTables(**{**fields, "instance": validated}, out_dir=outcome.out_dir,
+                      timings_seconds=dict(outcome.timings))
 
 
 def open_plan(plan_dir: str | Path) -> PlanTables:
     """A plan directory written by `capalloc solve` (this version), with its tables."""
     from capalloc.optimizer.outputs.plan_io import open_plan_dir, read_table
+    from capalloc.tables import PlanTables
 
     opened = open_plan_dir(plan_dir)
     tables: dict[str, Any] = {}
     for name in TABLES:
         path = Path(plan_dir) / f"{name}.csv"
         tables[name] = read_table(plan_dir, f"{name}.csv") if path.is_file() else None
-    return PlanTables(opened.plan, opened.instance, out_dir=Path(plan_dir), **tables)
+    return PlanTables(plan=opened.plan, instance=opened.instance, out_dir=Path(plan_dir), **tables)
 
 
 def _plan(plan: PlanTables | Plan | str | Path) -> Plan:
-    if isinstance(plan, PlanTables):
+    if hasattr(plan, "plan") and isinstance(plan.plan, Plan):  # a PlanTables
         return plan.plan
     if isinstance(plan, Plan):
         return plan
@@ -145,6 +128,8 @@ def compare(a: PlanTables | Plan | str | Path, b: PlanTables | Plan | str | Path
 def sweep(spec: str | Path, out_dir: str | Path, *, workers: int = 1, resume: bool = False) -> pd.DataFrame:
     """Run a sweep spec (see `capalloc schema` and README "Sensitivity sweeps") into ``out_dir``
     and return its results table."""
+    import pandas as pd
+
     from capalloc.optimizer.sweep.runner import run_sweep
 
     run_sweep(spec, out_dir, workers=workers, resume=resume, progress=False)
