@@ -39,7 +39,10 @@ REPO = Path(__file__).resolve().parent.parent
 CLEANSPARK = REPO / "instances" / "cleanspark_2026.yaml"
 CLEANSPARK_FIXED_FLEET = REPO / "instances" / "cleanspark_2026_fixed_fleet.yaml"
 CLEANSPARK_BEFORE_ISSUE_14 = REPO / "benchmarks" / "cleanspark_2026_before_issue14.yaml"
+CLEANSPARK_TREE = REPO / "instances" / "cleanspark_2026_tree.yaml"
+TREE_27_SPEC = REPO / "instances" / "scenario_specs" / "cleanspark_fixed_fleet_27.yaml"
 MIP_GAP = 0.001
+TREE_MIP_GAP = 0.005  # issue 15: the trees' target gap
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,17 @@ class Spec:
     size: Size | None = None
     file: Path | None = None
     note: str = ""
+    tree_spec: Path | None = None  # a tree drawn from ``file`` by `capalloc scenarios` first
+    decompose: str | None = None  # a tree solved by `--decompose ph`
+    mip_gap: float = MIP_GAP
+    pure: bool = True  # also time HiGHS alone on the same model (as long again)
 
     def describe(self) -> str:
         if self.size is not None:
             return self.size.describe()
-        return f"{self.file.name if self.file else '?'} end to end (solve_file)"
+        tree = f" + {self.tree_spec.name}" if self.tree_spec else ""
+        engine = f", --decompose {self.decompose}" if self.decompose else ""
+        return f"{self.file.name if self.file else '?'}{tree} end to end (solve_file{engine})"
 
 
 def _scaling(sites: int, months: int, limit: float) -> Spec:
@@ -92,6 +101,16 @@ SPECS: dict[str, Spec] = {
     "s10x120w3": Spec("s10x120w3", 30.0, Size("s10x120w3", 10, 120, 2.0, 3, 3, 0, 30.0),
                       note="3 scenarios"),
     "s20x240": _scaling(20, 240, 30.0),
+    # Issue 15: scenario trees of the fixed-fleet cleanspark, to a 0.5 % gap, VSS/EVPI off.
+    # No first plan for trees: HiGHS alone on the same model would repeat the solve.
+    "cleanspark_tree": Spec("cleanspark_tree", 600.0, file=CLEANSPARK_TREE, mip_gap=TREE_MIP_GAP, pure=False,
+                            note="3 x 3 tree, extensive form; target 0.5 % in 60 s (issue 17)"),
+    "cleanspark_tree27": Spec("cleanspark_tree27", 1800.0, file=CLEANSPARK_FIXED_FLEET,
+                              tree_spec=TREE_27_SPEC, mip_gap=TREE_MIP_GAP, pure=False,
+                              note="27 scenarios, extensive form (issue 15)"),
+    "cleanspark_tree27_ph": Spec("cleanspark_tree27_ph", 1800.0, file=CLEANSPARK_FIXED_FLEET,
+                                 tree_spec=TREE_27_SPEC, decompose="ph", mip_gap=TREE_MIP_GAP,
+                                 note="27 scenarios, --decompose ph (issue 15)"),
 }
 DEFAULT_SIZES = ["smoke", "cleanspark", "s5x120", "s5x180", "s10x120", "s10x180", "s20x120",
                  "s20x180", "s50x120", "large", "large_tight"]
@@ -118,15 +137,13 @@ def _rss_mb() -> float:
 # ----------------------------------------------------------------------------- child side
 
 
-def solve_options(instance, time_limit: float) -> dict[str, Any]:
+def solve_options(instance, time_limit: float, mip_gap: float = MIP_GAP) -> dict[str, Any]:
     """The HiGHS options the pipeline sets for this instance (gap 0.1 %, 1 thread, seed 0)."""
     from capalloc.optimizer.solving.solve import SolveSettings
 
-    settings = SolveSettings.from_instance(instance, mip_gap=MIP_GAP, time_limit=time_limit,
+    settings = SolveSettings.from_instance(instance, mip_gap=mip_gap, time_limit=time_limit,
                                            threads=1, seed=0)
-    if hasattr(settings, "highs_option_values"):  # the instance's own highs_options too
-        return dict(settings.highs_option_values())
-    return {"time_limit": float(time_limit), "mip_rel_gap": MIP_GAP, "threads": 1, "random_seed": 0}
+    return dict(settings.highs_option_values())  # the instance's own highs_options too
 
 
 def logged_highs(lp, options: dict[str, Any], log_file: Path):
@@ -289,20 +306,34 @@ def run_generated(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any
     return row
 
 
+def _tree_instance(spec: Spec, out_dir: Path) -> Path:
+    """The tree `capalloc scenarios` draws from ``spec.file`` by ``spec.tree_spec``, written
+    into the benchmark's output folder (its market CSV beside it)."""
+    from capalloc.optimizer.scenarios.scenario_files import write_scenarios
+
+    assert spec.file is not None and spec.tree_spec is not None
+    target = out_dir / f"{spec.name}.instance.yaml"
+    # the harness's own output of a last run
+    for stale in (target, target.with_name(f"{target.stem}.paths.csv")):
+        stale.unlink(missing_ok=True)
+    return write_scenarios(spec.file, spec.tree_spec, target).instance
+
+
 def run_file(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
-    """An instance file through optimizer.pipeline.solve_file, as `capalloc solve` runs it."""
+    """An instance file through optimizer.pipeline.solve_file, as `capalloc solve` runs it
+    (a tree without its VSS and EVPI solves, as `--no-vss`)."""
     from capalloc.models import load_instance
-    from capalloc.optimizer.formulation import build_model
     from capalloc.optimizer.pipeline import solve_file
     from capalloc.optimizer.solving.solve import HighsSession
 
     assert spec.file is not None
+    path = _tree_instance(spec, out_dir) if spec.tree_spec is not None else spec.file
     row: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         started, cpu = time.perf_counter(), time.process_time()
         try:
-            outcome = solve_file(spec.file, Path(tmp) / "plan", time_limit=time_limit, mip_gap=MIP_GAP,
-                                 threads=1)
+            outcome = solve_file(path, Path(tmp) / "plan", time_limit=time_limit, mip_gap=spec.mip_gap,
+                                 threads=1, decompose=spec.decompose, value_of_information=False)
         except Exception as error:
             row["error"] = f"solve_file raised {type(error).__name__}: {error}"[:300]
             outcome = None
@@ -314,16 +345,26 @@ def run_file(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
         plan = outcome.result.plan
         stats = plan.solver
         row.update({f"{s}_s": outcome.timings.get(s) for s in STAGES})
+        row.update({k: v for k, v in outcome.timings.items() if k.startswith("ph")})
         row.update({"highs_own_s": outcome.highs_seconds, "status": stats.termination,
                     "gap_pct": stats.gap_pct, "variables": stats.variables,
                     "binaries": stats.binaries, "constraints": stats.constraints,
-                    "nonzeros": stats.nonzeros, "signed": len(plan.decisions.signings)})
-    # The same model again, only to copy it into a fresh HiGHS and write the MPS file.
-    instance = load_instance(spec.file)
+                    "nonzeros": stats.nonzeros, "signed": len(plan.decisions.signings),
+                    "objective_usd": stats.objective_usd, "audit": plan.audit.passed if plan.audit else None})
+    instance = load_instance(path)
     row.update(_sizes(instance))
-    session = HighsSession(build_model(instance))
-    row.update(_mps_and_pure(session, spec, out_dir, solve_options(instance, time_limit)))
+    if spec.pure and spec.decompose is None:  # the same model again, only to copy it into a fresh HiGHS
+        session = HighsSession(_build(instance))
+        row.update(_mps_and_pure(session, spec, out_dir, solve_options(instance, time_limit, spec.mip_gap)))
     return row
+
+
+def _build(instance):
+    from capalloc.optimizer.formulation import build_model
+    from capalloc.optimizer.scenario_tree.extensive import build_extensive_form
+    from capalloc.optimizer.scenario_tree.split import needs_extensive_form
+
+    return build_extensive_form(instance) if needs_extensive_form(instance) else build_model(instance)
 
 
 def _checkpoint(out_dir: Path, name: str, row: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ variant in a fresh subprocess, counting every LP the first plan and the narrowin
 - ``+presolve``: HiGHS's presolve back on (the instance turns it off);
 - ``+rec``: the phases' project-debt interest as the recursively defined column of
   formulation.phase_interest (off by default), not convolved into every income row;
+- ``+notb``: the tax's tie-break off (the plan may pay a tax before it is due);
 - ``+opt=K:V``: any other HiGHS option for the MIP search.
 
 Usage: ``python -m benchmarks.tax_experiment --runs 2 taxes no_taxes taxes+presolve``; one
@@ -46,6 +47,10 @@ def _variant_instance(name: str, path: Path):
             import capalloc.optimizer.formulation.ai_phases as ai_phases
 
             ai_phases.PHASE_INTEREST_RECURSION = True
+        elif mod == "notb":  # the tax's tie-break off for the whole solve (plan's taxes may come early)
+            import capalloc.optimizer.formulation.financing.taxes as taxes
+
+            taxes.TIE_BREAK_PER_MODEL_UNIT_MONTH = 0.0
         elif mod.startswith("opt="):
             key, value = mod[4:].split(":", 1)
             options[key] = json.loads(value) if value[:1] in "0123456789-tf" else value

@@ -129,6 +129,9 @@ def solve(
     decompose: Annotated[str | None, typer.Option(
         help="Solve a scenario tree by decomposition: 'ph' (mpi-sppy's progressive hedging, HiGHS per "
         "scenario; under mpiexec one scenario group per rank). Default: the extensive form.")] = None,
+    no_vss: Annotated[bool, typer.Option(
+        "--no-vss", help="A scenario tree: skip the expected-value and wait-and-see solves behind "
+        "its VSS and EVPI (together they take about as long as the tree's own solve).")] = False,
 ) -> None:
     """Solve an instance and write its plan directory (default: plans/<instance name>)."""
     try:
@@ -161,7 +164,7 @@ def solve(
             file, out_dir, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
             progress=display.update if display else None,
             write_model=str(write_model) if write_model else None, instance=instance, force=force,
-            decompose=decompose,
+            decompose=decompose, value_of_information=not no_vss,
         )
     except OutputDirError as error:
         raise _fail(EXIT_INVALID, f"-o {error}") from None

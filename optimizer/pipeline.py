@@ -54,10 +54,12 @@ def solve_instance(
     audit: bool = True,
     timings: dict[str, float] | None = None,
     decompose: str | None = None,
+    value_of_information: bool = True,
 ) -> SolveOutcome:
     """Solve a validated instance; raise InfeasibleError or NoPlanError when there is no plan.
     A scenario tree (branching months, lead times by scenario, a risk term) goes through its
-    extensive form (optimizer.scenario_tree)."""
+    extensive form (optimizer.scenario_tree); ``value_of_information=False`` skips its VSS
+    and EVPI solves."""
     from capalloc.optimizer.scenario_tree.split import needs_extensive_form
 
     if needs_extensive_form(instance):
@@ -65,7 +67,8 @@ def solve_instance(
 
         return solve_tree_instance(instance, instance_sha256=instance_sha256, settings=settings,
                                    progress=progress, write_model=write_model, audit=audit,
-                                   timings=timings, decompose=decompose)
+                                   timings=timings, decompose=decompose,
+                                   value_of_information=value_of_information)
     timings = {} if timings is None else timings
     settings = settings or SolveSettings.from_instance(instance)
     started = time.perf_counter()
@@ -107,6 +110,7 @@ def solve_file(
     instance: Instance | None = None,
     force: bool = False,
     decompose: str | None = None,
+    value_of_information: bool = True,
 ) -> SolveOutcome:
     """The whole pipeline for one instance file; writes the plan directory if ``out_dir``.
     ``instance``: the file already validated by the caller (not read a second time).
@@ -130,6 +134,7 @@ def solve_file(
         outcome = solve_instance(
             instance, instance_sha256=sha, settings=settings, progress=progress,
             write_model=write_model, audit=audit, timings=timings, decompose=decompose,
+            value_of_information=value_of_information,
         )
         verdict = outcome.result.plan.audit
         if verdict is not None and not verdict.passed:

@@ -297,3 +297,21 @@ def test_every_decision_of_shared_history_is_linked(tmp_path):
              for k, v in c.items() if before_b(k)]
     assert len(early) == len(tree.links)
     assert {link.component for link in tree.links} >= {"equity_issued", "signed_by", "distribution", "cash"}
+
+
+def test_no_vss_skips_the_value_of_information_and_keeps_the_plan(tmp_path, solved):
+    """`--no-vss` writes the same tree plan (its objective is the hand-computed optimum) with
+    no VSS or EVPI: plan.json's tree.value_of_information is null, the summary says nothing of them."""
+    from typer.testing import CliRunner
+
+    from capalloc.optimizer.cli import app
+
+    path = write(tmp_path, tree_data())
+    result = CliRunner().invoke(app, ["solve", str(path), "-o", str(tmp_path / "plan"), "--quiet", "--no-vss"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert written["tree"]["value_of_information"] is None
+    assert written["tree"]["objective_usd"] == pytest.approx(tree_optimum(), abs=0.01)
+    assert "VSS" not in result.output and "EVPI" not in result.output
+    with_vss = CliRunner().invoke(app, ["solve", str(path), "-o", str(tmp_path / "full"), "--quiet"])
+    assert "VSS" in with_vss.output  # the check above can fail: the summary does print it by default
