@@ -126,3 +126,18 @@ def test_decompose_of_a_flat_instance_or_an_unknown_engine_exits_2(tmp_path):
                    cwd=tmp_path)
     assert done.returncode == 2 and "--decompose" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tree_without_a_plan_exits_3_naming_the_floor_as_the_extensive_form_does(tmp_path):
+    """A floor of $3M: month 0 ends with at most the $1M of starting cash plus the $0.5M a
+    signing nets (hashprice is 0 before the branch): no scenario holds it from month 0. PH
+    stops at its first iteration; the CLI says which scenario breaks the floor and when (not
+    mpi-sppy's RuntimeError)."""
+    data = tree_data(name="tree_short")
+    data["finance"]["minimum_cash_usd"] = 3_000_000.0
+    path = write(tmp_path, data)
+    done = run_cli("solve", str(path), "-o", str(tmp_path / "out"), "-q", "--decompose", "ph", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot be held at the end of {START}" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()

@@ -307,7 +307,7 @@ def test_no_vss_skips_the_value_of_information_and_keeps_the_plan(tmp_path, solv
     from capalloc.optimizer.cli import app
 
     path = write(tmp_path, tree_data())
-    result = CliRunner().invoke(app, ["solve", str(path), "-o", str(tmp_path / "plan"), "--quiet", "--no-vss"])
+    result = CliRunner().invoke(app, ["solve", str(path), "-o", str(tmp_path / "plan"), "-q", "--no-vss"])
     assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "plan" / "plan.json").read_text())
     assert written["tree"]["value_of_information"] is None

@@ -42,6 +42,10 @@ class PHUnavailable(RuntimeError):
     """mpi-sppy (or mpi4py) is not installed."""
 
 
+class PHInfeasible(RuntimeError):
+    """A scenario's own model has no plan (mpi-sppy stops at its first iteration)."""
+
+
 @dataclass(frozen=True)
 class PHSettings:
     """Progressive hedging's settings (mpi-sppy's option names in ph_options).
@@ -346,7 +350,12 @@ def run_ph(instance: Instance, settings, ph_settings: PHSettings | None = None) 
                                                 ph_settings.continuous_settled),
                 rho_setter=_rho_setter(ph_settings),
                 scenario_creator_kwargs={"instance": instance, "shape": shape})
-        convergence, _, _ = ph.ph_main()
+        try:
+            convergence, _, _ = ph.ph_main()
+        except RuntimeError as error:  # mpi-sppy's word for a scenario without a plan
+            if "Infeasibility detected" in str(error):
+                raise PHInfeasible(str(error)) from None
+            raise
     local = []
     for name, model in ph.local_scenarios.items():
         for index, var in model._mpisppy_data.nonant_indices.items():

@@ -40,7 +40,10 @@ def solve_tree_instance(
         from capalloc.optimizer.scenario_tree import ph
 
         started = time.perf_counter()
-        outcome = ph.run_ph(instance, settings)
+        try:
+            outcome = ph.run_ph(instance, settings)
+        except ph.PHInfeasible:  # said as the extensive form says it: which scenario, when
+            raise InfeasibleError(explain_tree_infeasibility(instance, settings)) from None
         timings["ph"] = time.perf_counter() - started
         timings["ph_iterations"] = float(outcome.iterations)
         agreed = outcome.agreed()
