@@ -428,7 +428,8 @@ def test_a_slip_past_60_months_of_lead_time_names_the_field():
 
 
 @pytest.mark.parametrize(("spec_name", "count"),
-                         [("cleanspark_3x3.yaml", 9), ("cleanspark_3x3_slip.yaml", 18)])
+                         [("cleanspark_3x3.yaml", 9), ("cleanspark_3x3_slip.yaml", 18),
+                          ("cleanspark_27.yaml", 3 * 3 * 3)])  # BTC x slip x BTC
 def test_the_example_specs_branch_cleanspark(spec_name, count):
     from capalloc.models.loader import load_instance
     from capalloc.models.scenario_spec import load_scenario_spec
