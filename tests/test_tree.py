@@ -299,7 +299,7 @@ def test_every_decision_of_shared_history_is_linked(tmp_path):
     assert {link.component for link in tree.links} >= {"equity_issued", "signed_by", "distribution", "cash"}
 
 
-def test_no_vss_skips_the_value_of_information_and_keeps_the_plan(tmp_path, solved):
+def test_no_vss_skips_the_value_of_information_and_keeps_the_plan(tmp_path):
     """`--no-vss` writes the same tree plan (its objective is the hand-computed optimum) with
     no VSS or EVPI: plan.json's tree.value_of_information is null, the summary says nothing of them."""
     from typer.testing import CliRunner
