@@ -313,11 +313,8 @@ def _tree_instance(spec: Spec, out_dir: Path) -> Path:
     from capalloc.optimizer.scenarios.scenario_files import write_scenarios
 
     assert spec.file is not None and spec.tree_spec is not None
-    target = out_dir / f"{spec.name}.instance.yaml"
-    # the harness's own output of a last run
-    for stale in (target, target.with_name(f"{target.stem}.paths.csv")):
-        stale.unlink(missing_ok=True)
-    return write_scenarios(spec.file, spec.tree_spec, target).instance
+    # A last run's tree is replaced (write_scenarios replaces only files it wrote itself).
+    return write_scenarios(spec.file, spec.tree_spec, out_dir / f"{spec.name}.instance.yaml").instance
 
 
 def run_file(spec: Spec, out_dir: Path, time_limit: float) -> dict[str, Any]:
