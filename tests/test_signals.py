@@ -28,6 +28,7 @@ from capalloc.optimizer.outputs.plan_io import read_plan
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny.yaml"
 CLEANSPARK = ROOT / "instances" / "cleanspark_2026.yaml"
+CLEANSPARK_UNTAXED = ROOT / "benchmarks" / "cleanspark_2026_before_issue14.yaml"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 # Runs `capalloc ARGS...` in this process after wrapping TARGET (module:attribute) so that the
@@ -103,30 +104,47 @@ def test_ctrl_c_while_the_plan_is_committed_finishes_the_write_first(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".capalloc"]
 
 
-def test_ctrl_c_during_highs_stops_it_and_keeps_the_best_plan_marked_interrupted(tmp_path):
-    """Issue 12: Ctrl-C while HiGHS ran exited 4 ("time limit, no plan") and dropped the
-    first plan. cleanspark at a 0 % gap keeps HiGHS busy for seconds (about 13 s here); the
-    signal comes 1 s into HiGHS's run."""
-    out = tmp_path / "plan"
-    result = drive("capalloc.optimizer.solving.handoff:DirectHandoff.solve", 1.0, "solve", CLEANSPARK,
-                   "-o", out,
-                   "-q", "--mip-gap", "0", "--time-limit", "300", cwd=tmp_path)
+def _interrupted_plan(result: subprocess.CompletedProcess, out: Path):
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
     message = last_line(result.stderr)
     assert message.startswith("interrupted") or "interrupted" in flat(result.stderr)
     assert "markedinterruptedinplan.json" in flat(result.stderr)
     plan = read_plan(out)
-    stats = plan.solver
-    assert stats.status == "interrupted" and stats.termination == "interrupted"
+    assert plan.solver.status == "interrupted" and plan.solver.termination == "interrupted"
+    assert plan.audit is not None and plan.audit.passed  # a real plan: every rule holds
+    assert json.loads((out / ".capalloc").read_text())["kind"] == "plan"
+    return plan
+
+
+def test_ctrl_c_during_highs_stops_it_and_keeps_the_best_plan_marked_interrupted(tmp_path):
+    """Issue 12: Ctrl-C while HiGHS ran exited 4 ("time limit, no plan") and dropped the
+    first plan. cleanspark as issue 13 left it (no tax, so HiGHS starts from the LP dive's
+    plan, with the relaxation's bound) at a 0 % gap keeps HiGHS busy for tens of seconds;
+    the signal comes 1 s into HiGHS's run."""
+    out = tmp_path / "plan"
+    result = drive("capalloc.optimizer.solving.handoff:DirectHandoff.solve", 1.0, "solve",
+                   CLEANSPARK_UNTAXED, "-o", out,
+                   "-q", "--mip-gap", "0", "--time-limit", "300", cwd=tmp_path)
+    stats = _interrupted_plan(result, out).solver
     # The gap the plan states follows from its own objective and bound: |bound - obj| / |obj|.
     assert stats.dual_bound_usd is not None and stats.gap_pct is not None
     gap = abs(stats.dual_bound_usd - stats.objective_usd) / abs(stats.objective_usd) * 100
     assert stats.gap_pct == pytest.approx(gap, rel=1e-3, abs=1e-6)
     assert stats.gap_pct > 0  # stopped short of the proof a 0 % gap asks for
     assert f"{stats.gap_pct:.3g}%" in flat(result.stderr)
-    assert plan.audit is not None and plan.audit.passed  # a real plan: every rule holds
-    assert json.loads((out / ".capalloc").read_text())["kind"] == "plan"
+
+
+def test_ctrl_c_before_highs_found_a_plan_keeps_the_do_nothing_plan(tmp_path):
+    """Issue 17: a taxed model is searched by HiGHS alone (solving.solve.first_plan_pays), with
+    the plan that signs nothing kept aside rather than handed over as a start. Ctrl-C as
+    HiGHS starts, before it can have any plan of its own, keeps that plan: no lease signed (the
+    rest of it, fleet and financing, is its LP's best), and the independent audit passes on it."""
+    out = tmp_path / "plan"
+    result = drive("capalloc.optimizer.solving.handoff:DirectHandoff.solve", 0, "solve", CLEANSPARK,
+                   "-o", out, "-q", "--time-limit", "300", cwd=tmp_path)
+    plan = _interrupted_plan(result, out)
+    assert plan.decisions.signings == []
 
 
 # --- sweeps ------------------------------------------------------------------------------------

@@ -24,11 +24,12 @@ from capalloc.optimizer.formulation.phase_interest import (
     recursion_steps,
 )
 
-PHASE_INTEREST_RECURSION = False
+PHASE_INTEREST_RECURSION = True
 """The phases' project-debt interest as one recursively defined column a month (exact, far
-sparser; formulation.phase_interest) rather than convolved into every income row. Off until
-measured end to end: its LP relaxation is faster, but cleanspark_2026's time is dominated by
-a few crawling dive LPs either way (benchmarks/HISTORY.md, issue 17)."""
+sparser; formulation.phase_interest) rather than convolved into every income row: HiGHS's
+search on cleanspark_2026 takes 60 instead of 79 CPU s (9 nodes instead of 15, the same plan;
+benchmarks/README.md, issue 17). The LP dive crawls on it, but a taxed model is searched
+without the dive (solving.solve.first_plan_pays)."""
 
 
 @dataclass

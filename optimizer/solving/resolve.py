@@ -28,6 +28,7 @@ from capalloc.optimizer.solving.solve import (
     SolveSettings,
     StopOnCtrlC,
     _prepare_threads,
+    first_plan_pays,
     remaining_time,
     starting_plan,
 )
@@ -87,6 +88,7 @@ class ParametricSolver:
         self.session = HighsSession(self.built, persistent=True, timings=self.timings)
         self._columns = list(enumerate(self.session.handoff.variables))
         self._phases = self.session.phase_columns()  # the canonical copy keeps column order
+        self._dive = first_plan_pays(self.built)
 
     def accepts(self, instance: Instance) -> bool:
         """Whether ``instance`` has the base's structure (else it needs its own model)."""
@@ -109,7 +111,7 @@ class ParametricSolver:
             highs.setOptionValue(name, value)
         highs.passModel(lp)
         started = time.perf_counter()
-        start = starting_plan(highs, self._phases, settings)
+        start = starting_plan(highs, self._phases, settings, dive=self._dive)
         start.narrow(highs)  # a fresh HiGHS per point: nothing to put back
         if start.solution is not None:  # after the bounds: a model change drops the start
             highs.setSolution(start.solution)
@@ -124,11 +126,12 @@ class ParametricSolver:
             raise KeyboardInterrupt
         timings["highs_wall"] = time.perf_counter() - started
         outcome = outcome_of(highs)
-        has_solution = outcome.has_solution
-        if has_solution:
+        if outcome.has_solution:
             values = highs.getSolution().col_value
             for column, var in self._columns:
                 var.set_value(values[column], skip_validation=True)
+        outcome = start.fall_back(outcome, [var for _, var in self._columns])
+        has_solution = outcome.has_solution
         objective = outcome.objective
         bound = start.instance_bound(outcome.bound) if has_solution else None
         gap = abs(bound - objective) / max(abs(objective), 1e-9) if bound is not None else None

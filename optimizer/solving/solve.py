@@ -19,7 +19,7 @@ from capalloc.models.instance import Instance
 from capalloc.optimizer.formulation import BuiltModel, build_model
 from capalloc.optimizer.formulation.context import USD_PER_MODEL_UNIT
 from capalloc.optimizer.solving.first_plan import Budget, PhaseColumns, find_first_plan
-from capalloc.optimizer.solving.handoff import DirectHandoff, PersistentHandoff
+from capalloc.optimizer.solving.handoff import DirectHandoff, HighsOutcome, PersistentHandoff
 from capalloc.optimizer.solving.narrowing import Narrowing, narrow_windows
 
 
@@ -170,6 +170,19 @@ against 5.0 % at 60 s) and hurt the same instance with a cleanspark-like cap, wh
 HiGHS's half finds better plans (1.6 % against 0.56 %; benchmarks/HISTORY.md, fifth pass)."""
 
 
+def first_plan_pays(built: BuiltModel) -> bool:
+    """Whether the LP dive (first plan) and the narrowing run before HiGHS's search.
+
+    Not on a model with an income tax. Its LPs crawl in HiGHS's dual ratio test when re-solved
+    after a phase is fixed (the tax base's tie-break leaves many near-equal ratios), and HiGHS
+    finds the plan by itself. On cleanspark_2026 the dive and the narrowing cost ~50 CPU s and
+    HiGHS's search after them took as long as without them (85 against 79 CPU s; its root
+    heuristics find the same plan). Without a tax the dive is what makes the fixed fleet take
+    seconds and `large` reach its gap (benchmarks/README.md, issue 17)."""
+    taxes = built.context.instance.finance.taxes
+    return taxes is None or taxes.rate_pct <= 0.0
+
+
 def first_plan_share(time_limit_seconds: float, relaxation_seconds: float) -> float:
     """The share of the time limit the first plan and the narrowing may use.
 
@@ -218,6 +231,18 @@ class Start:
     columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
     upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fallback: object | None = None  # the do-nothing plan, kept out of the search (first_plan_pays)
+    fallback_value: float | None = None
+
+    def fall_back(self, outcome: HighsOutcome, variables) -> HighsOutcome:
+        """The outcome of a search that stopped (time limit, Ctrl-C) before it found a plan:
+        the do-nothing plan kept aside, its values loaded into ``variables`` (column order),
+        or the outcome as it was when there is none."""
+        if outcome.has_solution or self.fallback is None:
+            return outcome
+        for var, x in zip(variables, self.fallback.col_value, strict=True):
+            var.set_value(x, skip_validation=True)
+        return dataclasses.replace(outcome, has_solution=True, objective=self.fallback_value)
 
     def narrow(self, highs) -> tuple[np.ndarray, np.ndarray] | None:
         """Set the narrowed bounds on ``highs``; returns the bounds they replaced."""
@@ -250,9 +275,19 @@ class Start:
         return min(known) if known else None
 
 
-def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) -> Start:
+def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings, *,
+                  dive: bool = True) -> Start:
     """The MIP start handed to HiGHS (the LP dive of optimizer.solving.first_plan, else the
-    do-nothing plan, else none) and, after a dive, the months optimizer.solving.narrowing rules out."""
+    do-nothing plan, else none) and, after a dive, the months optimizer.solving.narrowing rules out.
+
+    Without the dive (``dive=False``, first_plan_pays) HiGHS searches from no start: handed as
+    a start, the do-nothing plan made HiGHS's search on cleanspark_2026 take 75 instead of 60
+    CPU s and end on a worse plan. It is kept aside instead, the plan of a search that stops
+    before it finds one (Start.fall_back)."""
+    if not dive:
+        fallback = no_signing_start(highs, settings.threads)
+        value = _objective_of(highs, fallback) if fallback is not None else None
+        return Start(None, "none (HiGHS searches alone)", fallback=fallback, fallback_value=value)
     started = time.perf_counter()
     limit = settings.time_limit_seconds
 
@@ -275,6 +310,11 @@ def starting_plan(highs, phases: list[PhaseColumns], settings: SolveSettings) ->
     narrowing.seconds = time.perf_counter() - narrowing_started
     columns, lower, upper = narrowing.column_bounds({p.key: p.columns for p in phases})
     return Start(found.solution, "lp dive", bound, share, found.value, narrowing, columns, lower, upper)
+
+
+def _objective_of(highs, solution) -> float:
+    lp = highs.getLp()
+    return float(np.dot(np.asarray(lp.col_cost_), np.asarray(solution.col_value)) + lp.offset_)
 
 
 def _finite(value: float | None) -> bool:
@@ -400,7 +440,7 @@ class HighsSession:
         highs.clearSolver()
         highs.cbMipInterrupt.clear()
         started = time.perf_counter()
-        start = starting_plan(highs, self.phase_columns(), settings)
+        start = starting_plan(highs, self.phase_columns(), settings, dive=first_plan_pays(self.built))
         # Bounds set on HiGHS directly hold for this search only and are put back after it
         # (Pyomo's persistent interface would not see them change on the Pyomo side).
         # They go first: changing the model drops a MIP start set before.
@@ -424,6 +464,8 @@ class HighsSession:
                 started = time.perf_counter()
                 self.handoff.load_values()
                 timings["load"] = time.perf_counter() - started
+            else:
+                outcome = start.fall_back(outcome, self.handoff.variables)
         finally:
             start.restore(highs, replaced)
         counts = model_counts(highs)
